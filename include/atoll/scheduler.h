@@ -1,0 +1,113 @@
+/*
+ * atoll/scheduler.h: the C scheduler library. A framework written with it
+ * speaks the Mesos v1 scheduler HTTP API (JSON) to an Atoll or Mesos master.
+ *
+ * The library subscribes, dispatches events to typed callbacks, reconnects
+ * with backoff (resubscribing with the framework id it was given, so tasks
+ * survive within failover_timeout), follows the leader, and can acknowledge
+ * status updates automatically. It runs on the caller's libuv loop; every
+ * callback runs on that loop. Wire objects (offers, statuses, task infos)
+ * are jansson values in the Mesos JSON mapping.
+ *
+ * Ownership: functions taking json_t * with "_take" semantics (documented
+ * per call) steal the reference; event arguments are borrowed for the
+ * duration of the callback.
+ */
+#ifndef ATOLL_SCHEDULER_H
+#define ATOLL_SCHEDULER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+#include <uv.h>
+
+struct atoll_scheduler;
+
+struct atoll_scheduler_callbacks {
+	/* SUBSCRIBED: the framework id (new or the resubscribed one). */
+	void (*subscribed)(struct atoll_scheduler *s, const char *framework_id,
+			   double heartbeat_interval_seconds, void *arg);
+	/* OFFERS: offers is the array event.offers.offers. */
+	void (*offers)(struct atoll_scheduler *s, json_t *offers, void *arg);
+	void (*rescind)(struct atoll_scheduler *s, const char *offer_id,
+			void *arg);
+	/* UPDATE: status is event.update.status. With auto_acknowledge the
+	 * library acknowledges after this returns (when a uuid is present). */
+	void (*update)(struct atoll_scheduler *s, json_t *status, void *arg);
+	void (*message)(struct atoll_scheduler *s, const char *agent_id,
+			const char *executor_id, const char *data_base64,
+			void *arg);
+	/* FAILURE: executor_id NULL for an agent failure; status -1 unset. */
+	void (*failure)(struct atoll_scheduler *s, const char *agent_id,
+			const char *executor_id, int status, void *arg);
+	/* ERROR event, or a refused SUBSCRIBE (message says why). */
+	void (*error)(struct atoll_scheduler *s, const char *message,
+		      void *arg);
+	/* The stream broke; the library is reconnecting. */
+	void (*disconnected)(struct atoll_scheduler *s, void *arg);
+	void (*heartbeat)(struct atoll_scheduler *s, void *arg);
+};
+
+struct atoll_scheduler_opts {
+	/* "host:port", several comma-separated, or "http://host:port". */
+	const char *master;
+	/* FrameworkInfo as JSON text; "id" set = resubscribe (failover). */
+	const char *framework_info;
+	bool auto_acknowledge;
+	/* Stop retrying after the master refused SUBSCRIBE with a 4xx. */
+	bool stop_on_refusal;
+};
+
+/* Returns NULL with *why set (static text) on bad options. */
+struct atoll_scheduler *
+atoll_scheduler_new(uv_loop_t *loop, const struct atoll_scheduler_opts *opts,
+		    const struct atoll_scheduler_callbacks *cb, void *arg,
+		    const char **why);
+void atoll_scheduler_start(struct atoll_scheduler *s);
+/* Closes the stream without TEARDOWN (the framework fails over). */
+void atoll_scheduler_stop(struct atoll_scheduler *s);
+void atoll_scheduler_free(struct atoll_scheduler *s);
+/* NULL before the first SUBSCRIBED. */
+const char *atoll_scheduler_framework_id(const struct atoll_scheduler *s);
+bool atoll_scheduler_is_subscribed(const struct atoll_scheduler *s);
+
+/*
+ * Completion of a call: the HTTP status (202/200 on success, 0 when no
+ * answer came) and the body (error text for 4xx/5xx).
+ */
+typedef void atoll_call_done_fn(int http_status, const char *body,
+				void *arg);
+
+/*
+ * Sends {"framework_id":..., "type": type, "<type lowercased>": payload}.
+ * payload is taken (may be NULL). done may be NULL. Returns 0, or -ENOTCONN
+ * when not subscribed (nothing sent).
+ */
+int atoll_scheduler_call(struct atoll_scheduler *s, const char *type,
+			 json_t *payload, atoll_call_done_fn *done, void *arg);
+
+/* Conveniences over atoll_scheduler_call(); json arguments are taken. */
+int atoll_scheduler_accept(struct atoll_scheduler *s,
+			   const char *const *offer_ids, size_t n,
+			   json_t *operations, double refuse_seconds);
+/* ACCEPT of one offer with one LAUNCH of task_infos (an array). */
+int atoll_scheduler_launch(struct atoll_scheduler *s, const char *offer_id,
+			   json_t *task_infos, double refuse_seconds);
+int atoll_scheduler_decline(struct atoll_scheduler *s,
+			    const char *const *offer_ids, size_t n,
+			    double refuse_seconds);
+int atoll_scheduler_acknowledge(struct atoll_scheduler *s,
+				const char *agent_id, const char *task_id,
+				const char *uuid_base64);
+int atoll_scheduler_kill(struct atoll_scheduler *s, const char *task_id,
+			 const char *agent_id);
+/* tasks: array of {"task_id":{..},"agent_id":{..}}; NULL = implicit. */
+int atoll_scheduler_reconcile(struct atoll_scheduler *s, json_t *tasks);
+int atoll_scheduler_revive(struct atoll_scheduler *s,
+			   const char *const *roles, size_t n);
+int atoll_scheduler_suppress(struct atoll_scheduler *s,
+			     const char *const *roles, size_t n);
+int atoll_scheduler_teardown(struct atoll_scheduler *s);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * main.c: the one binary. `atoll <role|verb> [flags]` dispatches to the
+ * role's or verb's entry point; each reads its own flags.
+ */
+#include "lib/compat.h"
+#include "lib/version.h"
+#include "master/master.h"
+#include "agent/agent.h"
+#include "executor/executor.h"
+
+#include <signal.h>
+
+struct command {
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct command commands[] = {
+	{"master", master_main, "run a master (cluster state, offers, APIs)"},
+	{"agent", agent_main, "run an agent (resources, executors, sandboxes)"},
+	{"executor", executor_main,
+	 "the command executor (started by the agent)"},
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "usage: atoll <command> [flags]   (atoll <command> "
+		     "--help for its flags)\n\ncommands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+	fprintf(out, "  %-10s %s\n", "version", "print the version");
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+	    !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "version") || !strcmp(argv[1], "--version")) {
+		printf("atoll %s (Mesos v1 API %s)\n", ATOLL_VERSION,
+		       ATOLL_MESOS_API_VERSION);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 2, argv + 2);
+	fprintf(stderr, "atoll: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,463 @@
+/*
+ * endpoints.c: the master's classic HTTP endpoints, in the shapes Mesos
+ * tools read: /health, /version, /master/redirect, /state (aliases
+ * /master/state, /master/state.json, /state.json), /metrics/snapshot,
+ * /flags (/master/flags).
+ *
+ * /state is written by the streaming JSON writer in one pass over the
+ * in-memory maps, straight into the response buffer: no DOM is built.
+ * Classic endpoints render resources as a map ("cpus": 0.5, "ports":
+ * "[31000-32000]"), as Mesos's v0 JSON does.
+ */
+#include "lib/compat.h"
+#include "master/master_int.h"
+
+#include "lib/jsonw.h"
+#include "lib/log.h"
+#include "lib/timeutil.h"
+#include "lib/version.h"
+
+/* Writes resources as the classic map: scalars summed by name, ranges as
+ * "[a-b, c-d]" text, sets as "{a, b}" text. cpus/mem/disk/gpus always. */
+static void write_resource_map(struct jsonw *w, const struct resources *r)
+{
+	static const char *const base[] = {"cpus", "mem", "disk", "gpus"};
+	struct buf text = BUF_INIT;
+
+	jsonw_obj_begin(w);
+	for (size_t i = 0; i < ARRAY_SIZE(base); i++)
+		jsonw_kdouble(w, base[i],
+			      res_to_double(resources_scalar(r, base[i])));
+	for (size_t i = 0; i < r->n; i++) {
+		const struct resource *x = &r->v[i];
+		bool seen = false;
+		for (size_t k = 0; k < ARRAY_SIZE(base); k++)
+			seen |= !strcmp(x->name, base[k]);
+		for (size_t k = 0; k < i; k++)
+			seen |= !strcmp(x->name, r->v[k].name);
+		if (seen)
+			continue;
+		if (x->type == RESOURCE_SCALAR) {
+			jsonw_kdouble(w, x->name,
+				      res_to_double(resources_scalar(r, x->name)));
+			continue;
+		}
+		buf_reset(&text);
+		buf_addc(&text, x->type == RESOURCE_RANGES ? '[' : '{');
+		bool first = true;
+		for (size_t k = i; k < r->n; k++) {
+			const struct resource *y = &r->v[k];
+			if (strcmp(y->name, x->name))
+				continue;
+			for (size_t j = 0; j < y->nranges; j++) {
+				buf_addf(&text, "%s%llu-%llu",
+					 first ? "" : ", ",
+					 (unsigned long long)y->ranges[j].begin,
+					 (unsigned long long)y->ranges[j].end);
+				first = false;
+			}
+			for (size_t j = 0; j < y->nitems; j++) {
+				buf_addf(&text, "%s%s", first ? "" : ", ",
+					 y->items[j]);
+				first = false;
+			}
+		}
+		buf_addc(&text, x->type == RESOURCE_RANGES ? ']' : '}');
+		jsonw_kstr(w, x->name, text.data);
+	}
+	jsonw_obj_end(w);
+	buf_release(&text);
+}
+
+static void write_attribute_map(struct jsonw *w, const struct attributes *a)
+{
+	struct buf text = BUF_INIT;
+	jsonw_obj_begin(w);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct attribute *x = &a->v[i];
+		if (x->type == ATTRIBUTE_TEXT) {
+			jsonw_kstr(w, x->name, x->text);
+		} else if (x->type == ATTRIBUTE_SCALAR) {
+			jsonw_kdouble(w, x->name, res_to_double(x->scalar));
+		} else {
+			struct attributes one = {(struct attribute *)x, 1, 1};
+			buf_reset(&text);
+			attributes_format(&text, &one);
+			const char *colon = strchr(text.data, ':');
+			jsonw_kstr(w, x->name, colon ? colon + 1 : text.data);
+		}
+	}
+	jsonw_obj_end(w);
+	buf_release(&text);
+}
+
+static void write_state_task(struct jsonw *w, const struct master_task *t)
+{
+	jsonw_obj_begin(w);
+	jsonw_kstr(w, "id", t->id);
+	jsonw_kstr(w, "name", t->name);
+	jsonw_kstr(w, "framework_id", t->framework->id);
+	jsonw_kstr(w, "executor_id", t->executor_id ? t->executor_id : "");
+	jsonw_kstr(w, "slave_id", t->agent ? t->agent->id
+					   : (t->status.agent_id
+						      ? t->status.agent_id
+						      : ""));
+	jsonw_kstr(w, "state", task_state_name(t->state));
+	jsonw_key(w, "resources");
+	write_resource_map(w, &t->resources);
+	if (t->resources.n && t->resources.v[0].alloc_role)
+		jsonw_kstr(w, "role", t->resources.v[0].alloc_role);
+	jsonw_key(w, "statuses");
+	jsonw_arr_begin(w);
+	if (t->has_status) {
+		jsonw_obj_begin(w);
+		jsonw_kstr(w, "state", task_state_name(t->status.state));
+		jsonw_kdouble(w, "timestamp", t->status.timestamp);
+		if (t->status.healthy >= 0)
+			jsonw_kbool(w, "healthy", t->status.healthy == 1);
+		jsonw_obj_end(w);
+	}
+	jsonw_arr_end(w);
+	/* Pass labels and discovery through for Mesos-DNS style tools. */
+	if (t->info_json) {
+		json_t *ti = json_loads(t->info_json, 0, NULL);
+		const char *keys[] = {"labels", "discovery", "health_check"};
+		for (size_t i = 0; ti && i < ARRAY_SIZE(keys); i++) {
+			json_t *v = json_object_get(ti, keys[i]);
+			if (!v)
+				continue;
+			char *s = json_dumps(v, JSON_COMPACT);
+			jsonw_key(w, keys[i]);
+			jsonw_raw(w, s, strlen(s));
+			free(s);
+		}
+		json_decref(ti);
+	}
+	jsonw_obj_end(w);
+}
+
+static void write_state_framework(struct master *m, struct jsonw *w,
+				  const struct master_framework *fw)
+{
+	struct resources used, offered;
+	struct hmap_node *n, *tmp;
+	struct list *pos, *ltmp;
+	size_t i;
+
+	resources_init(&used);
+	resources_init(&offered);
+	jsonw_obj_begin(w);
+	jsonw_kstr(w, "id", fw->id);
+	jsonw_kstr(w, "name", fw->info.name);
+	jsonw_kstr(w, "user", fw->info.user);
+	jsonw_kstr(w, "hostname", fw->info.hostname ? fw->info.hostname : "");
+	jsonw_kstr(w, "webui_url",
+		   fw->info.webui_url ? fw->info.webui_url : "");
+	if (fw->info.principal)
+		jsonw_kstr(w, "principal", fw->info.principal);
+	jsonw_kstr(w, "role", fw->info.nroles ? fw->info.roles[0] : "*");
+	jsonw_key(w, "roles");
+	jsonw_arr_begin(w);
+	for (i = 0; i < fw->info.nroles; i++)
+		jsonw_str(w, fw->info.roles[i]);
+	jsonw_arr_end(w);
+	jsonw_kdouble(w, "failover_timeout", fw->info.failover_timeout);
+	jsonw_kbool(w, "checkpoint", fw->info.checkpoint);
+	jsonw_kdouble(w, "registered_time", fw->registered_time);
+	jsonw_kdouble(w, "unregistered_time",
+		      fw->active ? 0 : fw->unregistered_time);
+	jsonw_kbool(w, "active", fw->active);
+	jsonw_kbool(w, "connected", fw->stream != NULL);
+	jsonw_kbool(w, "recovered", fw->recovered);
+	jsonw_key(w, "tasks");
+	jsonw_arr_begin(w);
+	HMAP_FOR_EACH_SAFE(&fw->tasks, i, n, tmp)
+	{
+		const struct master_task *t =
+			container_of(n, struct master_task, node);
+		write_state_task(w, t);
+		if (!t->resources_released)
+			resources_add(&used, &t->resources);
+	}
+	jsonw_arr_end(w);
+	jsonw_key(w, "completed_tasks");
+	jsonw_arr_begin(w);
+	LIST_FOR_EACH_SAFE(pos, ltmp, &fw->completed)
+	{
+		write_state_task(w, list_entry(pos, struct master_task,
+					       completed_link));
+	}
+	jsonw_arr_end(w);
+	jsonw_key(w, "offers");
+	jsonw_arr_begin(w);
+	LIST_FOR_EACH_SAFE(pos, ltmp, &fw->offers)
+	{
+		const struct master_offer *o =
+			list_entry(pos, struct master_offer, framework_link);
+		resources_add(&offered, &o->resources);
+		jsonw_obj_begin(w);
+		jsonw_kstr(w, "id", o->id);
+		jsonw_kstr(w, "framework_id", fw->id);
+		jsonw_kstr(w, "slave_id", o->agent->id);
+		jsonw_key(w, "resources");
+		write_resource_map(w, &o->resources);
+		jsonw_obj_end(w);
+	}
+	jsonw_arr_end(w);
+	jsonw_key(w, "executors");
+	jsonw_arr_begin(w);
+	jsonw_arr_end(w);
+	jsonw_key(w, "used_resources");
+	write_resource_map(w, &used);
+	jsonw_key(w, "offered_resources");
+	write_resource_map(w, &offered);
+	resources_add(&used, &offered);
+	jsonw_key(w, "resources");
+	write_resource_map(w, &used);
+	jsonw_obj_end(w);
+	resources_release(&used);
+	resources_release(&offered);
+	(void)m;
+}
+
+static void write_state_agent(struct jsonw *w, const struct master_agent *a)
+{
+	struct resources unreserved;
+
+	jsonw_obj_begin(w);
+	jsonw_kstr(w, "id", a->id);
+	jsonw_kstr(w, "pid", a->pid);
+	jsonw_kstr(w, "hostname", a->info.hostname);
+	jsonw_kint(w, "port", a->info.port);
+	jsonw_kdouble(w, "registered_time", a->registered_time);
+	if (a->reregistered_time)
+		jsonw_kdouble(w, "reregistered_time", a->reregistered_time);
+	jsonw_key(w, "resources");
+	write_resource_map(w, &a->info.resources);
+	jsonw_key(w, "used_resources");
+	write_resource_map(w, &a->used);
+	jsonw_key(w, "offered_resources");
+	write_resource_map(w, &a->offered);
+	resources_init(&unreserved);
+	resources_allocatable_to(&unreserved, &a->info.resources, "*");
+	jsonw_key(w, "unreserved_resources");
+	write_resource_map(w, &unreserved);
+	resources_release(&unreserved);
+	jsonw_key(w, "attributes");
+	write_attribute_map(w, &a->info.attributes);
+	jsonw_kbool(w, "active", a->connected);
+	jsonw_kbool(w, "deactivated", false);
+	jsonw_kstr(w, "version", a->version ? a->version : ATOLL_VERSION);
+	jsonw_obj_end(w);
+}
+
+static void write_state(struct master *m, struct jsonw *w)
+{
+	struct hmap_node *n, *tmp;
+	struct list *pos, *ltmp;
+	size_t i, active = 0, inactive = 0;
+
+	HMAP_FOR_EACH_SAFE(&m->agents, i, n, tmp)
+	{
+		if (container_of(n, struct master_agent, node)->connected)
+			active++;
+		else
+			inactive++;
+	}
+	jsonw_obj_begin(w);
+	jsonw_kstr(w, "version", ATOLL_VERSION);
+	jsonw_kstr(w, "atoll_version", ATOLL_VERSION);
+	jsonw_kstr(w, "build_date", __DATE__);
+	jsonw_kdouble(w, "start_time", m->start_time);
+	jsonw_kdouble(w, "elected_time", m->start_time);
+	jsonw_kstr(w, "id", m->id);
+	jsonw_kstr(w, "pid", m->pid);
+	jsonw_kstr(w, "hostname", m->cfg.hostname);
+	jsonw_kuint(w, "activated_slaves", active);
+	jsonw_kuint(w, "deactivated_slaves", inactive);
+	jsonw_kuint(w, "unreachable_slaves", 0);
+	jsonw_kstr(w, "leader", m->pid);
+	jsonw_key(w, "leader_info");
+	master_write_master_info(m, w);
+	jsonw_key(w, "flags");
+	master_flags_write(m, w, false);
+	jsonw_key(w, "slaves");
+	jsonw_arr_begin(w);
+	HMAP_FOR_EACH_SAFE(&m->agents, i, n, tmp)
+	{
+		write_state_agent(w, container_of(n, struct master_agent, node));
+	}
+	jsonw_arr_end(w);
+	jsonw_key(w, "frameworks");
+	jsonw_arr_begin(w);
+	HMAP_FOR_EACH_SAFE(&m->frameworks, i, n, tmp)
+	{
+		write_state_framework(
+			m, w, container_of(n, struct master_framework, node));
+	}
+	jsonw_arr_end(w);
+	jsonw_key(w, "completed_frameworks");
+	jsonw_arr_begin(w);
+	LIST_FOR_EACH_SAFE(pos, ltmp, &m->completed_frameworks)
+	{
+		write_state_framework(m, w,
+				      list_entry(pos, struct master_framework,
+						 completed_link));
+	}
+	jsonw_arr_end(w);
+	jsonw_key(w, "orphan_tasks");
+	jsonw_arr_begin(w);
+	jsonw_arr_end(w);
+	jsonw_key(w, "unregistered_frameworks");
+	jsonw_arr_begin(w);
+	jsonw_arr_end(w);
+	jsonw_obj_end(w);
+}
+
+static void write_metrics(struct master *m, struct jsonw *w)
+{
+	static const char *const scalars[] = {"cpus", "mem", "disk", "gpus"};
+	uint64_t by_state[TASK_STATE_COUNT] = {0};
+	struct resources total, used;
+	struct hmap_node *n, *tmp;
+	size_t i, fw_active = 0, fw_conn = 0, ag_active = 0;
+	char key[128];
+
+	resources_init(&total);
+	resources_init(&used);
+	HMAP_FOR_EACH_SAFE(&m->agents, i, n, tmp)
+	{
+		struct master_agent *a =
+			container_of(n, struct master_agent, node);
+		resources_add(&total, &a->info.resources);
+		resources_add(&used, &a->used);
+		ag_active += a->connected;
+	}
+	HMAP_FOR_EACH_SAFE(&m->frameworks, i, n, tmp)
+	{
+		struct master_framework *fw =
+			container_of(n, struct master_framework, node);
+		struct hmap_node *tn, *ttmp;
+		size_t k;
+		fw_active += fw->active;
+		fw_conn += fw->stream != NULL;
+		HMAP_FOR_EACH_SAFE(&fw->tasks, k, tn, ttmp)
+		{
+			struct master_task *t =
+				container_of(tn, struct master_task, node);
+			if (!task_state_is_terminal(t->state))
+				by_state[t->state]++;
+		}
+	}
+	jsonw_obj_begin(w);
+	jsonw_kint(w, "master/elected", 1);
+	jsonw_kdouble(w, "master/uptime_secs", timeutil_wall() - m->start_time);
+	for (i = 0; i < ARRAY_SIZE(scalars); i++) {
+		double t = res_to_double(resources_scalar(&total, scalars[i]));
+		double u = res_to_double(resources_scalar(&used, scalars[i]));
+		snprintf(key, sizeof(key), "master/%s_total", scalars[i]);
+		jsonw_kdouble(w, key, t);
+		snprintf(key, sizeof(key), "master/%s_used", scalars[i]);
+		jsonw_kdouble(w, key, u);
+		snprintf(key, sizeof(key), "master/%s_percent", scalars[i]);
+		jsonw_kdouble(w, key, t > 0 ? u / t : 0);
+	}
+	jsonw_kuint(w, "master/slaves_active", ag_active);
+	jsonw_kuint(w, "master/slaves_connected", ag_active);
+	jsonw_kuint(w, "master/slaves_disconnected",
+		    m->agents.count - ag_active);
+	jsonw_kuint(w, "master/slaves_inactive", m->agents.count - ag_active);
+	jsonw_kuint(w, "master/frameworks_active", fw_active);
+	jsonw_kuint(w, "master/frameworks_inactive",
+		    m->frameworks.count - fw_active);
+	jsonw_kuint(w, "master/frameworks_connected", fw_conn);
+	jsonw_kuint(w, "master/frameworks_disconnected",
+		    m->frameworks.count - fw_conn);
+	for (i = 0; i < TASK_STATE_COUNT; i++) {
+		/* "TASK_RUNNING" -> "master/tasks_running" */
+		const char *name = task_state_name((enum task_state)i) + 5;
+		size_t k = (size_t)snprintf(key, sizeof(key), "master/tasks_");
+		for (; *name && k + 1 < sizeof(key); name++)
+			key[k++] = (char)(*name >= 'A' && *name <= 'Z'
+						  ? *name - 'A' + 'a'
+						  : *name);
+		key[k] = '\0';
+		jsonw_kuint(w, key,
+			    task_state_is_terminal((enum task_state)i)
+				    ? m->metrics.tasks_by_state_terminal[i]
+				    : by_state[i]);
+	}
+	jsonw_kuint(w, "master/outstanding_offers", m->offers.count);
+	jsonw_kuint(w, "master/valid_status_updates",
+		    m->metrics.valid_status_updates);
+	jsonw_kuint(w, "master/invalid_status_updates",
+		    m->metrics.invalid_status_updates);
+	jsonw_kuint(w, "master/tasks_launched", m->metrics.tasks_launched);
+	jsonw_kuint(w, "master/offers_sent", m->metrics.offers_sent);
+	jsonw_kuint(w, "master/offers_declined", m->metrics.offers_declined);
+	jsonw_kuint(w, "master/offers_rescinded", m->metrics.offers_rescinded);
+	jsonw_kuint(w, "master/slow_subscribers_disconnected",
+		    m->metrics.dropped_streams);
+	jsonw_kuint(w, "master/http_connections",
+		    http_server_connections(m->http));
+	jsonw_kuint(w, "allocator/mesos/allocation_runs",
+		    m->metrics.allocation_runs);
+	jsonw_obj_end(w);
+	resources_release(&total);
+	resources_release(&used);
+}
+
+static void respond_json(struct http_request *req, struct buf *b)
+{
+	http_respond_buf(req, 200, "application/json", b);
+}
+
+void master_endpoints(struct master *m, struct http_request *req)
+{
+	const char *p = req->path;
+	struct buf b = BUF_INIT;
+	struct jsonw w;
+
+	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") &&
+	    strcmp(req->method, "POST")) {
+		http_respond_error(req, 405, "Method '%s' not allowed on %s",
+				   req->method, p);
+		return;
+	}
+	jsonw_init(&w, &b);
+	if (!strcmp(p, "/health") || !strcmp(p, "/master/health")) {
+		http_respond(req, 200, NULL, NULL, 0);
+	} else if (!strcmp(p, "/version")) {
+		jsonw_obj_begin(&w);
+		jsonw_kstr(&w, "version", ATOLL_VERSION);
+		jsonw_kstr(&w, "mesos_api_version", ATOLL_MESOS_API_VERSION);
+		jsonw_kstr(&w, "build_date", __DATE__);
+		jsonw_kstr(&w, "build_time", __TIME__);
+		jsonw_kstr(&w, "build_user", "atoll");
+		jsonw_kstr(&w, "git_sha", "");
+		jsonw_obj_end(&w);
+		respond_json(req, &b);
+	} else if (!strcmp(p, "/master/redirect") || !strcmp(p, "/redirect")) {
+		char loc[256];
+		snprintf(loc, sizeof(loc), "//%s", m->address);
+		http_request_add_header(req, "Location", loc);
+		http_respond(req, 307, NULL, NULL, 0);
+	} else if (!strcmp(p, "/state") || !strcmp(p, "/master/state") ||
+		   !strcmp(p, "/master/state.json") ||
+		   !strcmp(p, "/state.json")) {
+		write_state(m, &w);
+		respond_json(req, &b);
+	} else if (!strcmp(p, "/metrics/snapshot")) {
+		write_metrics(m, &w);
+		respond_json(req, &b);
+	} else if (!strcmp(p, "/flags") || !strcmp(p, "/master/flags")) {
+		jsonw_obj_begin(&w);
+		jsonw_key(&w, "flags");
+		master_flags_write(m, &w, false);
+		jsonw_obj_end(&w);
+		respond_json(req, &b);
+	} else {
+		http_respond_error(req, 404, "No endpoint '%s'", p);
+	}
+	buf_release(&b);
+}

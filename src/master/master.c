@@ -1,0 +1,1067 @@
+/*
+ * master.c: the master's life and its state transitions.
+ *
+ * The master keeps the cluster in memory (frameworks, agents, tasks,
+ * offers in hash maps), runs the allocator, and turns allocations into
+ * offers. Nothing here blocks: every input arrives as an HTTP call or a
+ * stream closing, every output leaves as an event on a stream.
+ *
+ * Framework life:
+ *
+ *   SUBSCRIBE --> connected --(stream closes)--> disconnected
+ *       ^            |  master_framework_disconnected(): offers rescinded,
+ *       |            |  failover timer started (failover_timeout)
+ *       +--resubscribe (same id) within failover_timeout
+ *                    |
+ *   TEARDOWN or failover timer fires --> removed (master_framework_remove):
+ *       tasks killed on agents, resources recovered, kept in completed
+ *
+ * Agent life:
+ *
+ *   SUBSCRIBE --> connected --(stream closes)--> disconnected: offers
+ *       ^           rescinded, no new offers, removal timer started
+ *       |           (agent_ping_timeout * max_agent_ping_timeouts)
+ *       +--resubscribe with its id (tasks kept)
+ *                    |
+ *   removal timer fires --> removed (master_agent_remove): its tasks become
+ *       TASK_LOST (TASK_UNREACHABLE for partition-aware frameworks)
+ *
+ * Task life (master's view): STAGING at launch; then whatever the agent
+ * reports as the latest state. Resources go back to the allocator when the
+ * latest state is terminal; the task moves to "completed" when the
+ * framework acknowledges the terminal update.
+ *
+ * Allocation: events (agent added, resources recovered, revive, framework
+ * activated) call master_schedule_allocation(), which coalesces them into
+ * one incremental pass on the next loop iteration; a periodic full pass
+ * runs every --allocation-interval and also expires offers
+ * (--offer-timeout).
+ */
+#include "lib/compat.h"
+#include "master/master_int.h"
+
+#include <math.h>
+#include <unistd.h>
+
+#include "lib/err.h"
+#include "lib/flags.h"
+#include "lib/jsonw.h"
+#include "lib/log.h"
+#include "lib/timeutil.h"
+
+#define MASTER_COMPONENT "master"
+
+static const struct flag_def master_flags[] = {
+	FLAG_DEF(struct master_config, ip, "ip", FLAG_STRING, "127.0.0.1", 0, 0,
+		 "IP address to listen on"),
+	FLAG_DEF(struct master_config, port, "port", FLAG_INT, "5050", 0, 65535,
+		 "port to listen on (0 = pick a free port)"),
+	FLAG_DEF(struct master_config, hostname, "hostname", FLAG_STRING, NULL,
+		 0, 0, "hostname to advertise (default: the machine's)"),
+	FLAG_DEF(struct master_config, work_dir, "work-dir", FLAG_STRING, NULL,
+		 0, 0, "directory for the registry (unset: in memory only)"),
+	FLAG_DEF(struct master_config, port_file, "port-file", FLAG_STRING,
+		 NULL, 0, 0, "write the bound port to this file once listening"),
+	FLAG_DEF(struct master_config, log_level, "log-level", FLAG_STRING,
+		 "info", 0, 0, "error, warn, info or debug"),
+	FLAG_DEF(struct master_config, allocation_interval,
+		 "allocation-interval", FLAG_DURATION, "1secs", 0.001, 3600,
+		 "period of the full allocation pass"),
+	FLAG_DEF(struct master_config, offer_timeout, "offer-timeout",
+		 FLAG_DURATION, "0secs", 0, 31536000,
+		 "rescind offers held longer than this (0 = never)"),
+	FLAG_DEF(struct master_config, heartbeat_interval,
+		 "heartbeat-interval", FLAG_DURATION, "15secs", 0.05, 3600,
+		 "interval of HEARTBEAT events on every stream"),
+	FLAG_DEF(struct master_config, agent_ping_timeout,
+		 "agent-ping-timeout", FLAG_DURATION, "15secs", 0.05, 3600,
+		 "how long an agent may stay silent per ping"),
+	FLAG_DEF(struct master_config, max_agent_ping_timeouts,
+		 "max-agent-ping-timeouts", FLAG_INT, "5", 1, 1000,
+		 "missed pings (or disconnected ping periods) before an agent "
+		 "is removed"),
+	FLAG_DEF(struct master_config, max_body_bytes, "max-body-bytes",
+		 FLAG_BYTES, "8MB", 1024, 1073741824.0,
+		 "largest request body accepted (413 beyond)"),
+	FLAG_DEF(struct master_config, max_stream_queue_bytes,
+		 "max-stream-queue-bytes", FLAG_BYTES, "16MB", 4096,
+		 1073741824.0,
+		 "per-subscriber outbound queue; a subscriber that falls "
+		 "further behind is disconnected"),
+	FLAG_DEF(struct master_config, idle_timeout, "http-idle-timeout",
+		 FLAG_DURATION, "75secs", 0.1, 86400,
+		 "close HTTP connections idle this long"),
+	FLAG_DEF(struct master_config, max_connections, "max-connections",
+		 FLAG_INT, "10000", 1, 1000000,
+		 "most concurrent HTTP connections"),
+	FLAG_DEF(struct master_config, max_completed_frameworks,
+		 "max-completed-frameworks", FLAG_INT, "50", 0, 1000000,
+		 "completed frameworks kept for /state"),
+	FLAG_DEF(struct master_config, max_completed_tasks_per_framework,
+		 "max-completed-tasks-per-framework", FLAG_INT, "1000", 0,
+		 100000000, "completed tasks kept per framework"),
+	FLAG_DEF(struct master_config, default_refuse_seconds,
+		 "default-refuse-seconds", FLAG_DURATION, "5secs", 0, 31536000,
+		 "refuse filter for declines without filters.refuse_seconds"),
+};
+
+void master_flags_write(struct master *m, struct jsonw *w, bool as_list)
+{
+	if (as_list)
+		flags_write_list(w, master_flags, ARRAY_SIZE(master_flags),
+				 &m->cfg);
+	else
+		flags_write_map(w, master_flags, ARRAY_SIZE(master_flags),
+				&m->cfg);
+}
+
+static uint64_t master_now_ms(struct master *m)
+{
+	(void)m;
+	return timeutil_mono_ms();
+}
+
+/* ---- timers ------------------------------------------------------------ */
+
+static void timer_free_cb(uv_handle_t *h)
+{
+	free(h);
+}
+
+/* Stops and frees a heap timer; *t becomes NULL. */
+static void timer_drop(uv_timer_t **t)
+{
+	if (!*t)
+		return;
+	uv_timer_stop(*t);
+	uv_close((uv_handle_t *)*t, timer_free_cb);
+	*t = NULL;
+}
+
+static uv_timer_t *timer_start(struct master *m, void *data, uv_timer_cb cb,
+			       double seconds)
+{
+	uv_timer_t *t = xmalloc(sizeof(*t));
+	uv_timer_init(m->loop, t);
+	t->data = data;
+	double ms = seconds * 1000.0;
+	if (ms > 9e15)
+		ms = 9e15;
+	uv_timer_start(t, cb, (uint64_t)ms, 0);
+	return t;
+}
+
+/* ---- lookups ----------------------------------------------------------- */
+
+struct master_framework *master_framework_find(struct master *m,
+					       const char *id)
+{
+	return hmap_entry(hmap_find(&m->frameworks, id),
+			  struct master_framework, node);
+}
+
+struct master_agent *master_agent_find(struct master *m, const char *id)
+{
+	return hmap_entry(hmap_find(&m->agents, id), struct master_agent,
+			  node);
+}
+
+struct master_task *master_task_find(struct master_framework *fw,
+				     const char *task_id)
+{
+	return hmap_entry(hmap_find(&fw->tasks, task_id), struct master_task,
+			  node);
+}
+
+bool master_framework_is_partition_aware(const struct master_framework *fw)
+{
+	return fw->info.capabilities & FW_CAP_PARTITION_AWARE;
+}
+
+/* ---- offers ------------------------------------------------------------ */
+
+static void master_offer_free(struct master_offer *o)
+{
+	free(o->id);
+	free(o->role);
+	resources_release(&o->resources);
+	free(o);
+}
+
+void master_offer_remove(struct master_offer *o, bool recover,
+			 double refuse_seconds)
+{
+	struct master *m = o->agent->master;
+
+	hmap_remove(&m->offers, &o->node);
+	list_del(&o->framework_link);
+	list_del(&o->agent_link);
+	if (resources_subtract(&o->agent->offered, &o->resources))
+		log_error(MASTER_COMPONENT, "agent=%s offered resources out "
+			  "of sync", o->agent->id);
+	if (recover) {
+		alloc_recover(m->alloc, o->agent->id, o->framework->id,
+			      &o->resources, refuse_seconds, master_now_ms(m));
+		master_schedule_allocation(m);
+	}
+	master_offer_free(o);
+}
+
+void master_offer_rescind(struct master_offer *o)
+{
+	struct master_framework *fw = o->framework;
+	struct buf ev = BUF_INIT;
+	struct jsonw w;
+
+	jsonw_init(&w, &ev);
+	jsonw_obj_begin(&w);
+	jsonw_kstr(&w, "type", "RESCIND");
+	jsonw_key(&w, "rescind");
+	jsonw_obj_begin(&w);
+	jsonw_kid(&w, "offer_id", o->id);
+	jsonw_obj_end(&w);
+	jsonw_obj_end(&w);
+	if (fw->stream)
+		(void)master_framework_send(fw, &ev);
+	buf_release(&ev);
+	fw->master->metrics.offers_rescinded++;
+	master_offer_remove(o, true, 0);
+}
+
+static void master_rescind_list(struct list *head, size_t link_offset)
+{
+	struct list *pos, *tmp;
+	LIST_FOR_EACH_SAFE(pos, tmp, head)
+	{
+		struct master_offer *o =
+			(struct master_offer *)((char *)pos - link_offset);
+		master_offer_rescind(o);
+	}
+}
+
+static void master_write_offer(struct master *m, struct jsonw *w,
+			       const struct master_offer *o)
+{
+	const struct master_agent *a = o->agent;
+
+	jsonw_obj_begin(w);
+	jsonw_kid(w, "id", o->id);
+	jsonw_kid(w, "framework_id", o->framework->id);
+	jsonw_kid(w, "agent_id", a->id);
+	jsonw_kstr(w, "hostname", a->info.hostname);
+	jsonw_key(w, "url");
+	jsonw_obj_begin(w);
+	jsonw_kstr(w, "scheme", "http");
+	jsonw_key(w, "address");
+	jsonw_obj_begin(w);
+	jsonw_kstr(w, "hostname", a->info.hostname);
+	jsonw_kstr(w, "ip", a->ip);
+	jsonw_kint(w, "port", a->info.port);
+	jsonw_obj_end(w);
+	jsonw_kstr(w, "path", "/slave(1)");
+	jsonw_obj_end(w);
+	jsonw_key(w, "allocation_info");
+	jsonw_obj_begin(w);
+	jsonw_kstr(w, "role", o->role);
+	jsonw_obj_end(w);
+	jsonw_key(w, "resources");
+	resources_write_json(w, &o->resources);
+	jsonw_key(w, "attributes");
+	attributes_write_json(w, &a->info.attributes);
+	jsonw_key(w, "executor_ids");
+	jsonw_arr_begin(w);
+	{
+		/* executors of this framework running on the agent */
+		struct list *pos, *tmp;
+		LIST_FOR_EACH_SAFE(pos, tmp, &a->tasks)
+		{
+			struct master_task *t = list_entry(
+				pos, struct master_task, agent_link);
+			if (t->framework == o->framework && t->executor_id &&
+			    !task_state_is_terminal(t->state)) {
+				jsonw_obj_begin(w);
+				jsonw_kstr(w, "value", t->executor_id);
+				jsonw_obj_end(w);
+			}
+		}
+	}
+	jsonw_arr_end(w);
+	jsonw_obj_end(w);
+	(void)m;
+}
+
+/* ---- allocation -------------------------------------------------------- */
+
+struct alloc_batch {
+	struct master *m;
+	struct master_framework **fws;
+	struct buf *offers; /* per fws[i]: comma-joined offer objects */
+	size_t n, cap;
+};
+
+static void master_on_allocation(const char *framework_id,
+				 const char *agent_id, const char *role,
+				 struct resources *res, void *arg)
+{
+	struct alloc_batch *b = arg;
+	struct master *m = b->m;
+	struct master_framework *fw = master_framework_find(m, framework_id);
+	struct master_agent *a = master_agent_find(m, agent_id);
+	struct master_offer *o;
+	struct jsonw w;
+	size_t i;
+
+	if (!fw || !a || !fw->stream || !a->connected) {
+		/* Should not happen: give the resources straight back. */
+		log_warn(MASTER_COMPONENT,
+			 "framework=%s agent=%s allocation to an inactive "
+			 "party returned", framework_id, agent_id);
+		alloc_recover(m->alloc, agent_id, framework_id, res, 0,
+			      master_now_ms(m));
+		resources_release(res);
+		return;
+	}
+	o = xcalloc(1, sizeof(*o));
+	o->id = xasprintf("%s-O%llu", m->id,
+			  (unsigned long long)m->next_offer++);
+	o->node.key = o->id;
+	o->framework = fw;
+	o->agent = a;
+	o->role = xstrdup(role);
+	o->resources = *res; /* take */
+	resources_init(res);
+	o->created_ms = master_now_ms(m);
+	hmap_insert(&m->offers, &o->node);
+	list_add_tail(&fw->offers, &o->framework_link);
+	list_add_tail(&a->offers, &o->agent_link);
+	resources_add(&a->offered, &o->resources);
+
+	for (i = 0; i < b->n; i++)
+		if (b->fws[i] == fw)
+			break;
+	if (i == b->n) {
+		if (b->n == b->cap) {
+			b->cap = b->cap ? b->cap * 2 : 8;
+			b->fws = xrealloc(b->fws, b->cap * sizeof(*b->fws));
+			b->offers =
+				xrealloc(b->offers, b->cap * sizeof(*b->offers));
+		}
+		b->fws[i] = fw;
+		buf_init(&b->offers[i]);
+		b->n++;
+	}
+	jsonw_init(&w, &b->offers[i]);
+	if (b->offers[i].len)
+		buf_addc(&b->offers[i], ',');
+	master_write_offer(m, &w, o);
+	m->metrics.offers_sent++;
+}
+
+static void master_allocate(struct master *m, bool full)
+{
+	struct alloc_batch b = {.m = m};
+
+	m->alloc_pending = false;
+	m->metrics.allocation_runs++;
+	alloc_run(m->alloc, master_now_ms(m), full, master_on_allocation, &b);
+	for (size_t i = 0; i < b.n; i++) {
+		struct buf ev = BUF_INIT;
+		buf_adds(&ev, "{\"type\":\"OFFERS\",\"offers\":{\"offers\":[");
+		buf_add(&ev, b.offers[i].data, b.offers[i].len);
+		buf_adds(&ev, "]}}");
+		(void)master_framework_send(b.fws[i], &ev);
+		buf_release(&ev);
+		buf_release(&b.offers[i]);
+	}
+	free(b.fws);
+	free(b.offers);
+}
+
+static void master_alloc_soon_cb(uv_timer_t *t)
+{
+	struct master *m = t->data;
+	master_allocate(m, false);
+}
+
+void master_schedule_allocation(struct master *m)
+{
+	if (m->alloc_pending || m->stopping)
+		return;
+	m->alloc_pending = true;
+	uv_timer_start(&m->alloc_soon, master_alloc_soon_cb, 0, 0);
+}
+
+static void master_expire_offers(struct master *m)
+{
+	struct hmap_node *n, *tmp;
+	uint64_t now = master_now_ms(m);
+	uint64_t limit = (uint64_t)(m->cfg.offer_timeout * 1000.0);
+	size_t i;
+
+	if (m->cfg.offer_timeout <= 0)
+		return;
+	HMAP_FOR_EACH_SAFE(&m->offers, i, n, tmp)
+	{
+		struct master_offer *o =
+			container_of(n, struct master_offer, node);
+		if (now - o->created_ms >= limit) {
+			log_info(MASTER_COMPONENT,
+				 "offer=%s framework=%s rescinding offer held "
+				 "past --offer-timeout",
+				 o->id, o->framework->id);
+			master_offer_rescind(o);
+		}
+	}
+}
+
+static void master_alloc_timer_cb(uv_timer_t *t)
+{
+	struct master *m = t->data;
+	master_expire_offers(m);
+	master_allocate(m, true);
+}
+
+static void master_heartbeat_cb(uv_timer_t *t)
+{
+	struct master *m = t->data;
+	static const char hb[] = "{\"type\":\"HEARTBEAT\"}";
+	struct buf ev = {(char *)hb, sizeof(hb) - 1, 0};
+	struct hmap_node *n, *tmp;
+	size_t i;
+
+	HMAP_FOR_EACH_SAFE(&m->frameworks, i, n, tmp)
+	{
+		struct master_framework *fw =
+			container_of(n, struct master_framework, node);
+		if (fw->stream)
+			(void)master_framework_send(fw, &ev);
+	}
+	HMAP_FOR_EACH_SAFE(&m->agents, i, n, tmp)
+	{
+		struct master_agent *a =
+			container_of(n, struct master_agent, node);
+		if (a->stream)
+			(void)master_agent_send(a, &ev);
+	}
+}
+
+/* ---- tasks ------------------------------------------------------------- */
+
+static void master_task_free(struct master_task *t)
+{
+	free(t->id);
+	free(t->name);
+	free(t->executor_id);
+	task_status_release(&t->status);
+	resources_release(&t->resources);
+	free(t->info_json);
+	free(t);
+}
+
+struct master_task *master_task_add(struct master_framework *fw,
+				    struct master_agent *agent,
+				    struct task_info *ti)
+{
+	struct master_task *t = xcalloc(1, sizeof(*t));
+
+	t->id = xstrdup(ti->task_id);
+	t->node.key = t->id;
+	t->name = xstrdup(ti->name);
+	t->executor_id = xstrdup(ti->executor_id ? ti->executor_id
+						 : ti->task_id);
+	t->framework = fw;
+	t->agent = agent;
+	t->state = TASK_STAGING;
+	task_status_init(&t->status);
+	resources_copy(&t->resources, &ti->resources);
+	t->info_json = ti->json;
+	ti->json = NULL;
+	t->staged_time = timeutil_wall();
+	list_init(&t->completed_link);
+	hmap_insert(&fw->tasks, &t->node);
+	if (agent) {
+		list_add_tail(&agent->tasks, &t->agent_link);
+		resources_add(&agent->used, &t->resources);
+	} else {
+		list_init(&t->agent_link);
+	}
+	fw->master->metrics.tasks_launched++;
+	return t;
+}
+
+static void master_task_release_resources(struct master_task *t)
+{
+	struct master *m = t->framework->master;
+
+	if (t->resources_released)
+		return;
+	t->resources_released = true;
+	if (!t->agent)
+		return;
+	if (resources_subtract(&t->agent->used, &t->resources))
+		log_error(MASTER_COMPONENT, "task=%s agent=%s used resources "
+			  "out of sync", t->id, t->agent->id);
+	alloc_recover(m->alloc, t->agent->id, t->framework->id, &t->resources,
+		      0, master_now_ms(m));
+	master_schedule_allocation(m);
+}
+
+void master_task_set_state(struct master_task *t, enum task_state state)
+{
+	if (t->state == state)
+		return;
+	if (task_state_is_terminal(t->state) && !task_state_is_terminal(state)) {
+		/* A terminal state is final; never resurrect. */
+		return;
+	}
+	t->state = state;
+	if (task_state_is_terminal(state)) {
+		t->framework->master->metrics.tasks_by_state_terminal[state]++;
+		master_task_release_resources(t);
+	}
+}
+
+void master_task_complete(struct master_task *t)
+{
+	struct master_framework *fw = t->framework;
+
+	master_task_release_resources(t);
+	hmap_remove(&fw->tasks, &t->node);
+	if (t->agent)
+		list_del(&t->agent_link);
+	t->agent = NULL;
+	list_add_tail(&fw->completed, &t->completed_link);
+	fw->ncompleted++;
+	while (fw->ncompleted >
+	       (size_t)fw->master->cfg.max_completed_tasks_per_framework) {
+		struct master_task *old = list_first(
+			&fw->completed, struct master_task, completed_link);
+		list_del(&old->completed_link);
+		fw->ncompleted--;
+		master_task_free(old);
+	}
+}
+
+/* ---- frameworks -------------------------------------------------------- */
+
+struct master_framework *master_framework_add(struct master *m,
+					      const struct framework_info *info,
+					      const char *id)
+{
+	struct master_framework *fw = xcalloc(1, sizeof(*fw));
+
+	fw->master = m;
+	if (id)
+		fw->id = xstrdup(id);
+	else
+		fw->id = xasprintf("%s-%04llu", m->id,
+				   (unsigned long long)m->next_framework++);
+	fw->node.key = fw->id;
+	framework_info_copy(&fw->info, info);
+	free(fw->info.id);
+	fw->info.id = xstrdup(fw->id);
+	hmap_init(&fw->tasks);
+	list_init(&fw->completed);
+	list_init(&fw->offers);
+	list_init(&fw->completed_link);
+	fw->registered_time = timeutil_wall();
+	hmap_insert(&m->frameworks, &fw->node);
+	alloc_framework_add(m->alloc, fw->id,
+			    (const char *const *)fw->info.roles,
+			    fw->info.nroles, false);
+	log_info(MASTER_COMPONENT, "framework=%s name='%s' added", fw->id,
+		 fw->info.name ? fw->info.name : "");
+	return fw;
+}
+
+void master_framework_connected(struct master_framework *fw,
+				struct http_stream *stream)
+{
+	struct master *m = fw->master;
+
+	timer_drop(&fw->failover_timer);
+	fw->stream = stream;
+	fw->active = true;
+	fw->recovered = false;
+	fw->reregistered_time = timeutil_wall();
+	alloc_framework_set_active(m->alloc, fw->id, true);
+	master_schedule_allocation(m);
+}
+
+static void master_failover_cb(uv_timer_t *t)
+{
+	struct master_framework *fw = t->data;
+	log_info(MASTER_COMPONENT,
+		 "framework=%s failover_timeout of %gs expired; tearing down",
+		 fw->id, fw->info.failover_timeout);
+	master_framework_remove(fw, REASON_FRAMEWORK_REMOVED);
+}
+
+void master_framework_disconnected(struct master_framework *fw)
+{
+	struct master *m = fw->master;
+
+	fw->stream = NULL;
+	if (fw->removed || m->stopping)
+		return;
+	fw->active = false;
+	fw->unregistered_time = timeutil_wall();
+	alloc_framework_set_active(m->alloc, fw->id, false);
+	master_rescind_list(&fw->offers,
+			    offsetof(struct master_offer, framework_link));
+	log_info(MASTER_COMPONENT,
+		 "framework=%s disconnected; failover in %gs", fw->id,
+		 fw->info.failover_timeout);
+	timer_drop(&fw->failover_timer);
+	fw->failover_timer = timer_start(m, fw, master_failover_cb,
+					 fw->info.failover_timeout);
+}
+
+static void master_framework_free(struct master_framework *fw)
+{
+	struct list *pos, *tmp;
+	struct hmap_node *n, *ntmp;
+	size_t i;
+
+	HMAP_FOR_EACH_SAFE(&fw->tasks, i, n, ntmp)
+	{
+		struct master_task *t = container_of(n, struct master_task, node);
+		if (t->agent)
+			list_del(&t->agent_link);
+		master_task_free(t);
+	}
+	hmap_release(&fw->tasks);
+	LIST_FOR_EACH_SAFE(pos, tmp, &fw->completed)
+	{
+		master_task_free(
+			list_entry(pos, struct master_task, completed_link));
+	}
+	timer_drop(&fw->failover_timer);
+	framework_info_release(&fw->info);
+	free(fw->id);
+	free(fw);
+}
+
+/* Sends a Atoll agent-protocol event with a framework id payload. */
+static void master_agent_send_fw_event(struct master_agent *a,
+				       const char *type, const char *key,
+				       const char *framework_id)
+{
+	struct buf ev = BUF_INIT;
+	struct jsonw w;
+
+	jsonw_init(&w, &ev);
+	jsonw_obj_begin(&w);
+	jsonw_kstr(&w, "type", type);
+	jsonw_key(&w, key);
+	jsonw_obj_begin(&w);
+	jsonw_kid(&w, "framework_id", framework_id);
+	jsonw_obj_end(&w);
+	jsonw_obj_end(&w);
+	(void)master_agent_send(a, &ev);
+	buf_release(&ev);
+}
+
+void master_framework_remove(struct master_framework *fw,
+			     enum task_reason reason)
+{
+	struct master *m = fw->master;
+	struct hmap_node *n, *tmp;
+	size_t i;
+
+	if (fw->removed)
+		return;
+	log_info(MASTER_COMPONENT, "framework=%s removing (%zu tasks)",
+		 fw->id, fw->tasks.count);
+	master_rescind_list(&fw->offers,
+			    offsetof(struct master_offer, framework_link));
+	/* Tell every agent that runs its tasks to shut it down, once. */
+	HMAP_FOR_EACH_SAFE(&m->agents, i, n, tmp)
+	{
+		struct master_agent *a =
+			container_of(n, struct master_agent, node);
+		struct list *pos, *ltmp;
+		LIST_FOR_EACH_SAFE(pos, ltmp, &a->tasks)
+		{
+			struct master_task *t = list_entry(
+				pos, struct master_task, agent_link);
+			if (t->framework == fw) {
+				master_agent_send_fw_event(
+					a, "SHUTDOWN_FRAMEWORK",
+					"shutdown_framework", fw->id);
+				break;
+			}
+		}
+	}
+	HMAP_FOR_EACH_SAFE(&fw->tasks, i, n, tmp)
+	{
+		struct master_task *t = container_of(n, struct master_task, node);
+		if (!task_state_is_terminal(t->state)) {
+			task_status_release(&t->status);
+			master_status_make(&t->status, t->id,
+					   t->agent ? t->agent->id : NULL,
+					   t->executor_id, TASK_KILLED, reason,
+					   "framework removed");
+			t->has_status = true;
+			master_task_set_state(t, TASK_KILLED);
+		}
+		master_task_complete(t);
+	}
+	alloc_framework_remove(m->alloc, fw->id);
+	timer_drop(&fw->failover_timer);
+	if (fw->stream)
+		master_stream_error(&fw->stream, "framework removed");
+	fw->active = false;
+	fw->removed = true;
+	fw->unregistered_time = timeutil_wall();
+	hmap_remove(&m->frameworks, &fw->node);
+	list_add_tail(&m->completed_frameworks, &fw->completed_link);
+	m->ncompleted_frameworks++;
+	while (m->ncompleted_frameworks >
+	       (size_t)m->cfg.max_completed_frameworks) {
+		struct master_framework *old =
+			list_first(&m->completed_frameworks,
+				   struct master_framework, completed_link);
+		list_del(&old->completed_link);
+		m->ncompleted_frameworks--;
+		master_framework_free(old);
+	}
+	master_schedule_allocation(m);
+}
+
+/* ---- agents ------------------------------------------------------------ */
+
+struct master_agent *master_agent_add(struct master *m, const char *id,
+				      struct agent_info *info, const char *ip)
+{
+	struct master_agent *a = xcalloc(1, sizeof(*a));
+
+	a->master = m;
+	a->id = id ? xstrdup(id)
+		   : xasprintf("%s-S%llu", m->id,
+			       (unsigned long long)m->next_agent++);
+	a->node.key = a->id;
+	a->info = *info; /* take */
+	agent_info_init(info);
+	free(a->info.id);
+	a->info.id = xstrdup(a->id);
+	a->ip = xstrdup(ip ? ip : "127.0.0.1");
+	a->pid = xasprintf("slave(1)@%s:%d", a->ip, a->info.port);
+	resources_init(&a->used);
+	resources_init(&a->offered);
+	list_init(&a->tasks);
+	list_init(&a->offers);
+	a->registered_time = timeutil_wall();
+	hmap_insert(&m->agents, &a->node);
+	alloc_agent_add(m->alloc, a->id, &a->info.resources);
+	alloc_agent_set_active(m->alloc, a->id, false);
+	return a;
+}
+
+void master_agent_connected(struct master_agent *a, struct http_stream *stream)
+{
+	struct master *m = a->master;
+
+	timer_drop(&a->removal_timer);
+	a->stream = stream;
+	a->connected = true;
+	alloc_agent_set_active(m->alloc, a->id, true);
+	master_schedule_allocation(m);
+}
+
+static void master_agent_removal_cb(uv_timer_t *t)
+{
+	struct master_agent *a = t->data;
+	log_warn(MASTER_COMPONENT,
+		 "agent=%s did not come back within %gs; removing it", a->id,
+		 a->master->cfg.agent_ping_timeout *
+			 (double)a->master->cfg.max_agent_ping_timeouts);
+	master_agent_remove(a, REASON_AGENT_REMOVED);
+}
+
+void master_agent_disconnected(struct master_agent *a)
+{
+	struct master *m = a->master;
+
+	a->stream = NULL;
+	a->connected = false;
+	if (m->stopping)
+		return;
+	alloc_agent_set_active(m->alloc, a->id, false);
+	master_rescind_list(&a->offers,
+			    offsetof(struct master_offer, agent_link));
+	log_info(MASTER_COMPONENT, "agent=%s disconnected", a->id);
+	timer_drop(&a->removal_timer);
+	a->removal_timer =
+		timer_start(m, a, master_agent_removal_cb,
+			    m->cfg.agent_ping_timeout *
+				    (double)m->cfg.max_agent_ping_timeouts);
+}
+
+void master_agent_remove(struct master_agent *a, enum task_reason reason)
+{
+	struct master *m = a->master;
+	struct list *pos, *tmp;
+
+	master_rescind_list(&a->offers,
+			    offsetof(struct master_offer, agent_link));
+	LIST_FOR_EACH_SAFE(pos, tmp, &a->tasks)
+	{
+		struct master_task *t =
+			list_entry(pos, struct master_task, agent_link);
+		struct master_framework *fw = t->framework;
+		enum task_state st = master_framework_is_partition_aware(fw)
+					     ? TASK_UNREACHABLE
+					     : TASK_LOST;
+		if (!task_state_is_terminal(t->state)) {
+			task_status_release(&t->status);
+			master_status_make(&t->status, t->id, a->id,
+					   t->executor_id, st, reason,
+					   "agent removed");
+			t->has_status = true;
+			master_send_update(fw, &t->status);
+			t->state = st;
+		}
+		t->resources_released = true; /* the agent is gone */
+		list_del(&t->agent_link);
+		t->agent = NULL;
+		master_task_complete(t);
+	}
+	if (a->stream)
+		master_stream_error(&a->stream, "agent removed");
+	timer_drop(&a->removal_timer);
+	alloc_agent_remove(m->alloc, a->id);
+	hmap_remove(&m->agents, &a->node);
+	log_info(MASTER_COMPONENT, "agent=%s removed", a->id);
+	agent_info_release(&a->info);
+	resources_release(&a->used);
+	resources_release(&a->offered);
+	free(a->pid);
+	free(a->ip);
+	free(a->version);
+	free(a->id);
+	free(a);
+}
+
+/* ---- HTTP routing and life ---------------------------------------------- */
+
+static void master_http_handler(struct http_request *req, void *arg)
+{
+	struct master *m = arg;
+
+	if (!strcmp(req->path, "/api/v1/scheduler"))
+		master_sched_api(m, req);
+	else if (!strcmp(req->path, "/api/v1/agent"))
+		master_agent_api(m, req);
+	else
+		master_endpoints(m, req);
+}
+
+static int master_write_port_file(const char *path, int port, struct err *e)
+{
+	char tmp[4096];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "we");
+	if (!f)
+		return err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
+	fprintf(f, "%d\n", port);
+	if (fflush(f) || fsync(fileno(f))) {
+		fclose(f);
+		return err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
+	}
+	fclose(f);
+	if (rename(tmp, path))
+		return err_set(e, "cannot rename '%s': %s", tmp,
+			       strerror(errno));
+	return 0;
+}
+
+static void master_stop_cb(uv_signal_t *s, int signum)
+{
+	struct master *m = s->data;
+	log_info(MASTER_COMPONENT, "signal %d: stopping", signum);
+	m->stopping = true;
+	uv_stop(m->loop);
+}
+
+static int master_start(struct master *m, struct err *e)
+{
+	struct http_server_opts hopts = {
+		.ip = m->cfg.ip,
+		.port = (int)m->cfg.port,
+		.max_body_bytes = m->cfg.max_body_bytes,
+		.idle_timeout_ms = (uint64_t)(m->cfg.idle_timeout * 1000),
+		.max_connections = (size_t)m->cfg.max_connections,
+		.stream_queue_bytes = m->cfg.max_stream_queue_bytes,
+	};
+	int rc;
+
+	m->http = http_server_new(m->loop, &hopts, master_http_handler, m);
+	if ((rc = http_server_listen(m->http, e)))
+		return rc;
+	m->port = http_server_port(m->http);
+	m->address = xasprintf("%s:%d", m->cfg.ip, m->port);
+	m->pid = xasprintf("master@%s", m->address);
+	if (m->cfg.port_file &&
+	    (rc = master_write_port_file(m->cfg.port_file, m->port, e)))
+		return rc;
+	uint64_t ai = (uint64_t)(m->cfg.allocation_interval * 1000);
+	uv_timer_start(&m->alloc_timer, master_alloc_timer_cb, ai, ai);
+	uint64_t hb = (uint64_t)(m->cfg.heartbeat_interval * 1000);
+	uv_timer_start(&m->heartbeat_timer, master_heartbeat_cb, hb, hb);
+	log_info(MASTER_COMPONENT, "master=%s listening on %s", m->id,
+		 m->address);
+	return 0;
+}
+
+static struct master *master_new(uv_loop_t *loop)
+{
+	struct master *m = xcalloc(1, sizeof(*m));
+	m->loop = loop;
+	ids_uuid_str(m->id);
+	m->start_time = timeutil_wall();
+	hmap_init(&m->frameworks);
+	hmap_init(&m->agents);
+	hmap_init(&m->offers);
+	list_init(&m->completed_frameworks);
+	m->alloc = alloc_new(NULL);
+	uv_timer_init(loop, &m->alloc_timer);
+	m->alloc_timer.data = m;
+	uv_timer_init(loop, &m->alloc_soon);
+	m->alloc_soon.data = m;
+	uv_timer_init(loop, &m->heartbeat_timer);
+	m->heartbeat_timer.data = m;
+	return m;
+}
+
+/* Frees everything; runs the loop until every handle is closed. */
+static void master_free(struct master *m)
+{
+	struct hmap_node *n, *tmp;
+	struct list *pos, *ltmp;
+	size_t i;
+
+	m->stopping = true;
+	/* Close the HTTP side first: stream close callbacks still find the
+	 * state they refer to, and see m->stopping. */
+	if (m->http)
+		http_server_close(m->http);
+	m->http = NULL;
+	uv_run(m->loop, UV_RUN_NOWAIT);
+	HMAP_FOR_EACH_SAFE(&m->offers, i, n, tmp)
+	{
+		master_offer_remove(container_of(n, struct master_offer, node),
+				    false, 0);
+	}
+	HMAP_FOR_EACH_SAFE(&m->agents, i, n, tmp)
+	{
+		struct master_agent *a =
+			container_of(n, struct master_agent, node);
+		LIST_FOR_EACH_SAFE(pos, ltmp, &a->tasks)
+		{
+			struct master_task *t = list_entry(
+				pos, struct master_task, agent_link);
+			list_del(&t->agent_link);
+			t->agent = NULL;
+		}
+		timer_drop(&a->removal_timer);
+		hmap_remove(&m->agents, &a->node);
+		agent_info_release(&a->info);
+		resources_release(&a->used);
+		resources_release(&a->offered);
+		free(a->pid);
+		free(a->ip);
+		free(a->version);
+		free(a->id);
+		free(a);
+	}
+	HMAP_FOR_EACH_SAFE(&m->frameworks, i, n, tmp)
+	{
+		struct master_framework *fw =
+			container_of(n, struct master_framework, node);
+		hmap_remove(&m->frameworks, &fw->node);
+		master_framework_free(fw);
+	}
+	LIST_FOR_EACH_SAFE(pos, ltmp, &m->completed_frameworks)
+	{
+		master_framework_free(list_entry(pos, struct master_framework,
+						 completed_link));
+	}
+	uv_close((uv_handle_t *)&m->alloc_timer, NULL);
+	uv_close((uv_handle_t *)&m->alloc_soon, NULL);
+	uv_close((uv_handle_t *)&m->heartbeat_timer, NULL);
+	uv_run(m->loop, UV_RUN_DEFAULT);
+	hmap_release(&m->frameworks);
+	hmap_release(&m->agents);
+	hmap_release(&m->offers);
+	alloc_free(m->alloc);
+	flags_release(master_flags, ARRAY_SIZE(master_flags), &m->cfg);
+	free(m->address);
+	free(m->pid);
+	free(m);
+}
+
+int master_main(int argc, char **argv)
+{
+	uv_loop_t loop;
+	struct master *m;
+	struct err e = {{0}};
+	enum log_level lvl;
+	char host[256];
+	int rc;
+
+	uv_loop_init(&loop);
+	m = master_new(&loop);
+	rc = flags_parse(master_flags, ARRAY_SIZE(master_flags), &m->cfg, argc,
+			 argv, NULL, &e);
+	if (rc == 1) {
+		flags_usage(stdout, "atoll master",
+			    "Runs a master: holds the cluster state, offers "
+			    "agents' resources to frameworks (weighted DRF), "
+			    "serves the Mesos v1 scheduler API.",
+			    master_flags, ARRAY_SIZE(master_flags));
+		rc = 0;
+		goto out;
+	}
+	if (rc) {
+		fprintf(stderr, "atoll master: %s\n", e.msg);
+		rc = 2;
+		goto out;
+	}
+	if (log_parse_level(m->cfg.log_level, &lvl)) {
+		fprintf(stderr,
+			"atoll master: --log-level: expected error, warn, "
+			"info or debug, got '%s'\n",
+			m->cfg.log_level);
+		rc = 2;
+		goto out;
+	}
+	log_set_level(lvl);
+	if (!m->cfg.hostname) {
+		if (gethostname(host, sizeof(host)))
+			snprintf(host, sizeof(host), "localhost");
+		host[sizeof(host) - 1] = '\0';
+		m->cfg.hostname = xstrdup(host);
+	}
+	if ((rc = master_start(m, &e))) {
+		fprintf(stderr, "atoll master: %s\n", e.msg);
+		rc = 1;
+		goto out;
+	}
+	uv_signal_init(&loop, &m->sigint);
+	m->sigint.data = m;
+	uv_signal_start(&m->sigint, master_stop_cb, SIGINT);
+	uv_signal_init(&loop, &m->sigterm);
+	m->sigterm.data = m;
+	uv_signal_start(&m->sigterm, master_stop_cb, SIGTERM);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	uv_close((uv_handle_t *)&m->sigint, NULL);
+	uv_close((uv_handle_t *)&m->sigterm, NULL);
+	rc = 0;
+out:
+	master_free(m);
+	uv_loop_close(&loop);
+	return rc;
+}

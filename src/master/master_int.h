@@ -1,0 +1,234 @@
+/*
+ * master_int.h: the master's private state, shared by its modules:
+ *   master.c     lifecycle, flags, timers, allocation glue, offers,
+ *                frameworks and agents coming and going
+ *   sched_api.c  POST /api/v1/scheduler (the Mesos v1 scheduler API)
+ *   agent_api.c  POST /api/v1/agent (Atoll's agent protocol)
+ *   endpoints.c  /health /version /state /metrics/snapshot /flags ...
+ *   events.c     building and sending events on subscriber streams
+ *
+ * Ownership: the master owns frameworks, agents, tasks and offers. A task
+ * is reachable from its framework (tasks map, by task id) and its agent
+ * (tasks list). An offer is reachable from the offers map and from both its
+ * framework's and its agent's offer lists. Streams belong to the HTTP layer;
+ * the master only keeps a pointer while the stream is open and drops it in
+ * the stream's close callback.
+ */
+#ifndef ATOLL_MASTER_INT_H
+#define ATOLL_MASTER_INT_H
+
+#include "lib/compat.h"
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "alloc/alloc.h"
+#include "lib/buf.h"
+#include "lib/hmap.h"
+#include "lib/http.h"
+#include "lib/ids.h"
+#include "lib/list.h"
+#include "master/master.h"
+#include "model/mesos.h"
+#include "model/resources.h"
+
+struct jsonw;
+
+struct master_config {
+	char *ip;
+	long port;
+	char *hostname;
+	char *work_dir;
+	char *port_file;
+	char *log_level;
+	double allocation_interval;
+	double offer_timeout; /* 0 = offers never expire */
+	double heartbeat_interval;
+	double agent_ping_timeout;
+	long max_agent_ping_timeouts;
+	uint64_t max_body_bytes;
+	uint64_t max_stream_queue_bytes;
+	double idle_timeout;
+	long max_connections;
+	long max_completed_frameworks;
+	long max_completed_tasks_per_framework;
+	double default_refuse_seconds;
+};
+
+struct master_framework;
+struct master_agent;
+
+struct master_task {
+	struct hmap_node node; /* in framework->tasks, key = id */
+	struct list agent_link; /* in agent->tasks */
+	struct list completed_link; /* in framework->completed */
+	char *id;
+	char *name;
+	char *executor_id;
+	struct master_framework *framework;
+	struct master_agent *agent; /* NULL once the agent is removed */
+	enum task_state state;	     /* latest state known to the master */
+	struct task_status status;   /* the latest status seen */
+	bool has_status;
+	struct resources resources;
+	bool resources_released; /* given back to the allocator */
+	char *info_json;	 /* TaskInfo as launched (compact) */
+	double staged_time;
+	/* uuid of the terminal update forwarded to the framework, acked to
+	 * complete the task */
+	bool terminal_uuid_set;
+	uint8_t terminal_uuid[IDS_UUID_LEN];
+};
+
+struct master_offer {
+	struct hmap_node node; /* in master->offers */
+	struct list framework_link;
+	struct list agent_link;
+	char *id;
+	struct master_framework *framework;
+	struct master_agent *agent;
+	char *role;
+	struct resources resources;
+	uint64_t created_ms;
+};
+
+struct master_framework {
+	struct hmap_node node; /* in master->frameworks or ->completed */
+	struct master *master;
+	char *id;
+	struct framework_info info;
+	struct http_stream *stream; /* NULL when disconnected */
+	char stream_id[IDS_UUID_STRLEN];
+	bool active;	 /* connected and not torn down */
+	bool recovered;	 /* known from an agent, not yet resubscribed */
+	bool removed;	 /* torn down; in the completed list */
+	double registered_time, reregistered_time, unregistered_time;
+	struct hmap tasks; /* id -> master_task, live or terminal-unacked */
+	struct list completed; /* master_task, bounded */
+	size_t ncompleted;
+	struct list offers;
+	uv_timer_t *failover_timer; /* running while disconnected */
+	struct list completed_link; /* in master->completed_frameworks */
+};
+
+struct master_agent {
+	struct hmap_node node; /* in master->agents, key = id */
+	struct master *master;
+	char *id;
+	struct agent_info info;
+	char *pid; /* "slave(1)@ip:port" */
+	char *ip;
+	struct http_stream *stream;
+	char stream_id[IDS_UUID_STRLEN];
+	bool connected;
+	double registered_time, reregistered_time;
+	char *version;
+	struct resources used;	  /* held by tasks */
+	struct resources offered; /* held by outstanding offers */
+	struct list tasks;
+	struct list offers;
+	uv_timer_t *removal_timer; /* running while disconnected */
+};
+
+struct master {
+	uv_loop_t *loop;
+	struct master_config cfg;
+	struct http_server *http;
+	struct alloc *alloc;
+	char id[IDS_UUID_STRLEN];
+	char *pid;     /* "master@ip:port" */
+	char *address; /* "ip:port" */
+	int port;
+	double start_time;
+	struct hmap frameworks;
+	struct list completed_frameworks;
+	size_t ncompleted_frameworks;
+	struct hmap agents;
+	struct hmap offers;
+	uint64_t next_framework, next_agent, next_offer;
+	uv_timer_t alloc_timer;	   /* periodic full allocation pass */
+	uv_timer_t alloc_soon;	   /* coalesced event-driven pass */
+	bool alloc_pending;
+	uv_timer_t heartbeat_timer;
+	uv_signal_t sigint, sigterm;
+	/* offers made during the current allocation pass, per framework */
+	json_t *pending_offers; /* framework id -> array of offer JSON text */
+	struct {
+		uint64_t allocation_runs;
+		uint64_t offers_sent, offers_declined, offers_rescinded;
+		uint64_t tasks_launched, valid_status_updates,
+			invalid_status_updates;
+		uint64_t calls[32];
+		uint64_t dropped_streams;
+		uint64_t tasks_by_state_terminal[TASK_STATE_COUNT];
+	} metrics;
+	bool stopping;
+};
+
+/* master.c */
+void master_schedule_allocation(struct master *m);
+struct master_framework *master_framework_find(struct master *m,
+					       const char *id);
+struct master_agent *master_agent_find(struct master *m, const char *id);
+struct master_task *master_task_find(struct master_framework *fw,
+				     const char *task_id);
+/* Subscribe a (new or failing-over) framework on stream. */
+struct master_framework *master_framework_add(struct master *m,
+					      const struct framework_info *info,
+					      const char *id);
+void master_framework_connected(struct master_framework *fw,
+				struct http_stream *stream);
+void master_framework_disconnected(struct master_framework *fw);
+/* TEARDOWN: kill everything, move to completed. */
+void master_framework_remove(struct master_framework *fw,
+			     enum task_reason reason);
+void master_offer_remove(struct master_offer *o, bool recover,
+			 double refuse_seconds);
+void master_offer_rescind(struct master_offer *o);
+struct master_task *master_task_add(struct master_framework *fw,
+				    struct master_agent *agent,
+				    struct task_info *ti);
+/* Applies a new latest state; frees resources on terminal states. */
+void master_task_set_state(struct master_task *t, enum task_state state);
+/* Moves a terminal task to the framework's completed list. */
+void master_task_complete(struct master_task *t);
+struct master_agent *master_agent_add(struct master *m, const char *id,
+				      struct agent_info *info, const char *ip);
+void master_agent_connected(struct master_agent *a,
+			    struct http_stream *stream);
+void master_agent_disconnected(struct master_agent *a);
+void master_agent_remove(struct master_agent *a, enum task_reason reason);
+bool master_framework_is_partition_aware(const struct master_framework *fw);
+
+/* events.c: framing and sending */
+/* Sends one JSON event (text in b) as a RecordIO record on the stream;
+ * a full queue ends the stream with an ERROR event. Returns 0 or -EPIPE. */
+int master_stream_send(struct master *m, struct http_stream **stream,
+		       const struct buf *event);
+/* Sends {"type":"ERROR","error":{"message":..}} and ends the stream. */
+void master_stream_error(struct http_stream **stream, const char *message);
+int master_framework_send(struct master_framework *fw,
+			  const struct buf *event);
+int master_agent_send(struct master_agent *a, const struct buf *event);
+/* UPDATE event for status to the framework (no-op if disconnected). */
+void master_send_update(struct master_framework *fw,
+			const struct task_status *st);
+/* A master-generated status (no uuid) for a task. */
+void master_status_make(struct task_status *st, const char *task_id,
+			const char *agent_id, const char *executor_id,
+			enum task_state state, enum task_reason reason,
+			const char *message);
+void master_write_master_info(struct master *m, struct jsonw *w);
+/* Writes a Mesos v1 Task object (operator API / reregistration). */
+void master_write_task_v1(struct jsonw *w, const struct master_task *t);
+
+/* sched_api.c / agent_api.c / endpoints.c */
+void master_sched_api(struct master *m, struct http_request *req);
+void master_agent_api(struct master *m, struct http_request *req);
+void master_endpoints(struct master *m, struct http_request *req);
+/* Common v1 request checks: POST, Content-Type, Accept, parse the body.
+ * Returns the parsed call or NULL after responding. */
+json_t *master_v1_parse(struct master *m, struct http_request *req);
+void master_flags_write(struct master *m, struct jsonw *w, bool as_list);
+
+#endif
