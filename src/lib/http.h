@@ -94,6 +94,15 @@ size_t http_server_connections(const struct http_server *s);
  * callback), and frees the server once all handles are closed. */
 void http_server_close(struct http_server *s);
 
+/*
+ * Called from inside the handler: the handler keeps req and answers later
+ * (from any loop callback) with exactly one http_respond* call, which then
+ * frees req. The connection reads no further request meanwhile. If the
+ * client goes away first, the late response is dropped (req is still
+ * freed by it).
+ */
+void http_request_defer(struct http_request *req);
+
 /* Adds a response header (before http_respond* / http_stream_begin). */
 void http_request_add_header(struct http_request *req, const char *name,
 			  const char *value);
@@ -129,6 +138,8 @@ struct http_stream *http_stream_begin(struct http_request *req, int status,
 				      const char *content_type,
 				      http_stream_close_fn *on_close,
 				      void *arg);
+/* (Returns NULL, without a close callback, only for a deferred request
+ * whose connection is already gone; http_stream_* accept NULL.) */
 /*
  * Queues one chunk. Returns 0, or -ENOBUFS when the queued bytes would
  * exceed the bound (nothing queued; the caller should end the stream,
@@ -176,6 +187,7 @@ struct http_client_req {
 /*
  * Completion of a plain request. err is 0 with resp set, or a negative
  * errno with resp NULL: -ECONNREFUSED and other connect errors,
+ * -EHOSTUNREACH when the name does not resolve,
  * -ETIMEDOUT, -EPROTO (unparsable response), -EMSGSIZE, -ECONNRESET.
  * resp is freed after the callback returns.
  */

@@ -19,7 +19,7 @@
 
 /* Writes resources as the classic map: scalars summed by name, ranges as
  * "[a-b, c-d]" text, sets as "{a, b}" text. cpus/mem/disk/gpus always. */
-static void write_resource_map(struct jsonw *w, const struct resources *r)
+void master_write_resource_map(struct jsonw *w, const struct resources *r)
 {
 	static const char *const base[] = {"cpus", "mem", "disk", "gpus"};
 	struct buf text = BUF_INIT;
@@ -104,7 +104,7 @@ static void write_state_task(struct jsonw *w, const struct master_task *t)
 						      : ""));
 	jsonw_kstr(w, "state", task_state_name(t->state));
 	jsonw_key(w, "resources");
-	write_resource_map(w, &t->resources);
+	master_write_resource_map(w, &t->resources);
 	if (t->resources.n && t->resources.v[0].alloc_role)
 		jsonw_kstr(w, "role", t->resources.v[0].alloc_role);
 	jsonw_key(w, "statuses");
@@ -119,7 +119,9 @@ static void write_state_task(struct jsonw *w, const struct master_task *t)
 	}
 	jsonw_arr_end(w);
 	/* Pass labels and discovery through for Mesos-DNS style tools. */
-	if (t->info_json) {
+	if (t->info_json && (strstr(t->info_json, "\"labels\"") ||
+			     strstr(t->info_json, "\"discovery\"") ||
+			     strstr(t->info_json, "\"health_check\""))) {
 		json_t *ti = json_loads(t->info_json, 0, NULL);
 		const char *keys[] = {"labels", "discovery", "health_check"};
 		for (size_t i = 0; ti && i < ARRAY_SIZE(keys); i++) {
@@ -200,7 +202,7 @@ static void write_state_framework(struct master *m, struct jsonw *w,
 		jsonw_kstr(w, "framework_id", fw->id);
 		jsonw_kstr(w, "slave_id", o->agent->id);
 		jsonw_key(w, "resources");
-		write_resource_map(w, &o->resources);
+		master_write_resource_map(w, &o->resources);
 		jsonw_obj_end(w);
 	}
 	jsonw_arr_end(w);
@@ -208,12 +210,12 @@ static void write_state_framework(struct master *m, struct jsonw *w,
 	jsonw_arr_begin(w);
 	jsonw_arr_end(w);
 	jsonw_key(w, "used_resources");
-	write_resource_map(w, &used);
+	master_write_resource_map(w, &used);
 	jsonw_key(w, "offered_resources");
-	write_resource_map(w, &offered);
+	master_write_resource_map(w, &offered);
 	resources_add(&used, &offered);
 	jsonw_key(w, "resources");
-	write_resource_map(w, &used);
+	master_write_resource_map(w, &used);
 	jsonw_obj_end(w);
 	resources_release(&used);
 	resources_release(&offered);
@@ -233,15 +235,15 @@ static void write_state_agent(struct jsonw *w, const struct master_agent *a)
 	if (a->reregistered_time)
 		jsonw_kdouble(w, "reregistered_time", a->reregistered_time);
 	jsonw_key(w, "resources");
-	write_resource_map(w, &a->info.resources);
+	master_write_resource_map(w, &a->info.resources);
 	jsonw_key(w, "used_resources");
-	write_resource_map(w, &a->used);
+	master_write_resource_map(w, &a->used);
 	jsonw_key(w, "offered_resources");
-	write_resource_map(w, &a->offered);
+	master_write_resource_map(w, &a->offered);
 	resources_init(&unreserved);
 	resources_allocatable_to(&unreserved, &a->info.resources, "*");
 	jsonw_key(w, "unreserved_resources");
-	write_resource_map(w, &unreserved);
+	master_write_resource_map(w, &unreserved);
 	resources_release(&unreserved);
 	jsonw_key(w, "attributes");
 	write_attribute_map(w, &a->info.attributes);
@@ -251,7 +253,7 @@ static void write_state_agent(struct jsonw *w, const struct master_agent *a)
 	jsonw_obj_end(w);
 }
 
-static void write_state(struct master *m, struct jsonw *w)
+void master_write_state(struct master *m, struct jsonw *w)
 {
 	struct hmap_node *n, *tmp;
 	struct list *pos, *ltmp;
@@ -314,7 +316,7 @@ static void write_state(struct master *m, struct jsonw *w)
 	jsonw_obj_end(w);
 }
 
-static void write_metrics(struct master *m, struct jsonw *w)
+void master_write_metrics(struct master *m, struct jsonw *w)
 {
 	static const char *const scalars[] = {"cpus", "mem", "disk", "gpus"};
 	uint64_t by_state[TASK_STATE_COUNT] = {0};
@@ -445,10 +447,10 @@ void master_endpoints(struct master *m, struct http_request *req)
 	} else if (!strcmp(p, "/state") || !strcmp(p, "/master/state") ||
 		   !strcmp(p, "/master/state.json") ||
 		   !strcmp(p, "/state.json")) {
-		write_state(m, &w);
+		master_write_state(m, &w);
 		respond_json(req, &b);
 	} else if (!strcmp(p, "/metrics/snapshot")) {
-		write_metrics(m, &w);
+		master_write_metrics(m, &w);
 		respond_json(req, &b);
 	} else if (!strcmp(p, "/flags") || !strcmp(p, "/master/flags")) {
 		jsonw_obj_begin(&w);

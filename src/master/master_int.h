@@ -163,6 +163,9 @@ struct master {
 		uint64_t tasks_by_state_terminal[TASK_STATE_COUNT];
 	} metrics;
 	bool stopping;
+	/* operator API state (event subscribers), owned by operator_api.c;
+	 * NULL until first used */
+	struct master_op *op;
 };
 
 /* master.c */
@@ -230,5 +233,29 @@ void master_endpoints(struct master *m, struct http_request *req);
  * Returns the parsed call or NULL after responding. */
 json_t *master_v1_parse(struct master *m, struct http_request *req);
 void master_flags_write(struct master *m, struct jsonw *w, bool as_list);
+/* The classic /state and /metrics/snapshot documents. */
+void master_write_state(struct master *m, struct jsonw *w);
+void master_write_metrics(struct master *m, struct jsonw *w);
+/* Resources as the classic map {"cpus": 1, "ports": "[1-2]"}. */
+void master_write_resource_map(struct jsonw *w, const struct resources *r);
+
+/*
+ * operator_api.c: POST /api/v1 (the Mesos v1 operator API) and its event
+ * stream. The hooks below are called by the master on every change the
+ * operator stream reports; they are cheap when nobody subscribed.
+ */
+void master_operator_api(struct master *m, struct http_request *req);
+void master_op_task_added(struct master *m, const struct master_task *t);
+void master_op_task_updated(struct master *m, const struct master_task *t);
+void master_op_agent_added(struct master *m, const struct master_agent *a);
+void master_op_agent_removed(struct master *m, const char *agent_id);
+void master_op_framework_added(struct master *m,
+			       const struct master_framework *fw);
+void master_op_framework_updated(struct master *m,
+				 const struct master_framework *fw);
+void master_op_framework_removed(struct master *m,
+				 const struct master_framework *fw);
+/* Closes every operator stream (master shutting down). */
+void master_op_close_all(struct master *m);
 
 #endif

@@ -746,6 +746,26 @@ static void sched_reconcile_task(struct master_framework *fw,
 	task_status_release(&st);
 }
 
+/*
+ * A completed (terminal and acknowledged) task. Mesos answers TASK_LOST
+ * for these; Atoll answers the task's real terminal state while it is
+ * still in the bounded completed list, which tells the framework the
+ * truth instead of a loss that never happened.
+ */
+static struct master_task *sched_find_completed(struct master_framework *fw,
+						const char *task_id)
+{
+	struct list *pos, *tmp;
+	LIST_FOR_EACH_SAFE(pos, tmp, &fw->completed)
+	{
+		struct master_task *t =
+			list_entry(pos, struct master_task, completed_link);
+		if (!strcmp(t->id, task_id))
+			return t;
+	}
+	return NULL;
+}
+
 static void sched_reconcile(struct master *m, struct http_request *req,
 			    struct master_framework *fw, json_t *payload)
 {
@@ -782,6 +802,8 @@ static void sched_reconcile(struct master *m, struct http_request *req,
 	{
 		const char *tid = mesos_json_id(v, "task_id");
 		struct master_task *t = master_task_find(fw, tid);
+		if (!t)
+			t = sched_find_completed(fw, tid);
 		if (t)
 			sched_reconcile_task(fw, t);
 		else

@@ -1,0 +1,1191 @@
+/*
+ * executor.c: the command executor (`atoll executor`). The agent starts one
+ * per command task, in the task's sandbox, with its stdout/stderr already
+ * pointing at the sandbox files; this process subscribes to the agent's
+ * /api/v1/executor, runs the one task it is given, reports its states and
+ * exits once the terminal state is safely with the agent.
+ *
+ * Task life (function performing each transition):
+ *
+ *   (no task) --LAUNCH--> STARTING ---spawn ok---> RUNNING
+ *       |        exec_on_launch |  exec_spawn         | exec_on_exit
+ *       |                       +--spawn failed--+    v
+ *       |                                        +-> FINISHED | FAILED
+ *       |                                             | KILLED (kill asked)
+ *       +--SHUTDOWN / give up--> exit                 v
+ *                                           terminal update queued
+ *                                                      | ACKNOWLEDGED
+ *                                                      v (or give up)
+ *                                                     exit
+ *
+ * KILL (exec_kill): optional TASK_KILLING (only when the framework has the
+ * TASK_KILLING_STATE capability, read from SUBSCRIBED.framework_info),
+ * SIGTERM to the task's process group, SIGKILL after the grace period (KILL
+ * event's kill_policy, else TaskInfo.kill_policy, else 3 s). A later kill
+ * with a shorter grace brings the SIGKILL forward. SHUTDOWN (and SIGTERM to
+ * the executor) kill with MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD. When the
+ * task's main process exits, whatever is left of its process group is
+ * killed: the container ends with its task, as in Mesos.
+ *
+ * Status updates: each carries a fresh uuid and stays on ex->pending until
+ * the agent's ACKNOWLEDGED{uuid}; unacknowledged updates (and the task,
+ * until one of its updates is acknowledged) are resent inside the SUBSCRIBE
+ * call of every resubscription, as the v1 executor API specifies. A failed
+ * UPDATE call (no answer, 5xx) is retried after EXEC_RETRY_MS.
+ *
+ * When to exit (exec_maybe_exit): the task process is gone, and either the
+ * terminal update and everything before it were acknowledged, or we gave
+ * up. We give up (a) EXEC_ACK_WAIT_MS after the terminal update while
+ * connected (or at any time after a SHUTDOWN) without an acknowledgement
+ * (the agent will notice our exit; waiting longer only delays the
+ * framework), or (b) when the agent stays
+ * unreachable: with MESOS_CHECKPOINT=1 for MESOS_RECOVERY_TIMEOUT (the task
+ * keeps running meanwhile, so an agent restart loses nothing), without
+ * checkpointing for EXEC_NOCKPT_WAIT_MS; then the task is killed first.
+ * With no task, SHUTDOWN or giving up exits at once.
+ *
+ * A bad event never stops the executor: it is logged at error level and
+ * ignored, or answered with TASK_FAILED when it is a LAUNCH.
+ */
+#include "lib/compat.h"
+
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "executor/executor.h"
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "lib/flags.h"
+#include "lib/ids.h"
+#include "lib/jsonw.h"
+#include "lib/list.h"
+#include "lib/log.h"
+#include "lib/subscriber.h"
+#include "lib/timeutil.h"
+#include "model/mesos.h"
+
+#define EXEC_LOG "executor"
+#define EXEC_PATH "/api/v1/executor"
+#define EXEC_DEFAULT_KILL_GRACE 3.0     /* seconds, Mesos's default */
+#define EXEC_DEFAULT_SHUTDOWN_GRACE 5.0 /* seconds */
+#define EXEC_DEFAULT_RECOVERY 900.0     /* seconds (15 mins) */
+#define EXEC_DEFAULT_BACKOFF_MAX 2.0    /* seconds */
+#define EXEC_ACK_WAIT_MS 10000          /* terminal update ack, connected */
+#define EXEC_NOCKPT_WAIT_MS 5000        /* agent gone, no checkpointing */
+#define EXEC_RETRY_MS 5000              /* failed UPDATE call */
+#define EXEC_HEARTBEAT_TIMEOUT 3600.0   /* local agent: EOF tells us */
+#define EXEC_CALL_TIMEOUT_MS 15000
+#define EXEC_SHELL "/bin/sh"
+
+/* ---- pure helpers -------------------------------------------------- */
+
+static const char *env_lookup(const char *const *envp, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; envp && *envp; envp++)
+		if (!strncmp(*envp, name, n) && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+static int env_duration(const char *const *envp, const char *name, double def,
+                        double *out, struct err *e)
+{
+	const char *v = env_lookup(envp, name);
+
+	*out = def;
+	if (!v || !*v)
+		return 0;
+	if (flags_parse_duration(v, out)) {
+		*out = def;
+		return err_set(e,
+		               "%s: expected a duration such as '5secs', "
+		               "got '%s'",
+		               name, v);
+	}
+	return 0;
+}
+
+int executor_env_parse(struct executor_env *env, const char *const *envp,
+                       struct err *e)
+{
+	static const char *const required[] = {
+	    "MESOS_FRAMEWORK_ID", "MESOS_EXECUTOR_ID", "MESOS_AGENT_ENDPOINT"};
+	char **dst[] = {&env->framework_id, &env->executor_id,
+	                &env->agent_endpoint};
+	const char *v;
+	int rc = 0;
+
+	memset(env, 0, sizeof(*env));
+	for (size_t i = 0; i < ARRAY_SIZE(required); i++) {
+		v = env_lookup(envp, required[i]);
+		if (v && *v)
+			*dst[i] = xstrdup(v);
+		else if (!rc)
+			rc = err_set(e, "%s: required, not set", required[i]);
+	}
+	if ((v = env_lookup(envp, "MESOS_SANDBOX")) && *v)
+		env->sandbox = xstrdup(v);
+	else if ((v = env_lookup(envp, "MESOS_DIRECTORY")) && *v)
+		env->sandbox = xstrdup(v);
+	v = env_lookup(envp, "MESOS_CHECKPOINT");
+	env->checkpoint = v && (!strcmp(v, "1") || !strcmp(v, "true"));
+	if (!rc)
+		rc = env_duration(envp, "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD",
+		                  EXEC_DEFAULT_SHUTDOWN_GRACE,
+		                  &env->shutdown_grace, e);
+	if (!rc)
+		rc = env_duration(envp, "MESOS_RECOVERY_TIMEOUT",
+		                  EXEC_DEFAULT_RECOVERY, &env->recovery_timeout,
+		                  e);
+	if (!rc)
+		rc = env_duration(envp, "MESOS_SUBSCRIPTION_BACKOFF_MAX",
+		                  EXEC_DEFAULT_BACKOFF_MAX, &env->backoff_max,
+		                  e);
+	return rc;
+}
+
+void executor_env_release(struct executor_env *env)
+{
+	free(env->framework_id);
+	free(env->executor_id);
+	free(env->agent_endpoint);
+	free(env->sandbox);
+	memset(env, 0, sizeof(*env));
+}
+
+const char **executor_task_argv(const struct command_info *cmd,
+                                const char **file)
+{
+	const char **argv;
+	size_t i;
+
+	if (cmd->shell) {
+		argv = xcalloc(4, sizeof(*argv));
+		argv[0] = EXEC_SHELL;
+		argv[1] = "-c";
+		argv[2] = cmd->value;
+		*file = EXEC_SHELL;
+		return argv;
+	}
+	*file = cmd->value;
+	if (cmd->narguments == 0) {
+		argv = xcalloc(2, sizeof(*argv));
+		argv[0] = cmd->value;
+		return argv;
+	}
+	argv = xcalloc(cmd->narguments + 1, sizeof(*argv));
+	for (i = 0; i < cmd->narguments; i++)
+		argv[i] = cmd->arguments[i];
+	return argv;
+}
+
+/* True when "NAME=..." entry names name. */
+static bool env_entry_is(const char *entry, const char *name)
+{
+	size_t n = strlen(name);
+	return !strncmp(entry, name, n) && entry[n] == '=';
+}
+
+static bool cmd_sets(const struct command_info *cmd, const char *entry)
+{
+	for (size_t i = 0; i < cmd->nenv; i++)
+		if (cmd->env[i].name && env_entry_is(entry, cmd->env[i].name))
+			return true;
+	return false;
+}
+
+char **executor_task_env(const char *const *base,
+                         const struct command_info *cmd, const char *task_id)
+{
+	char **v = NULL;
+	size_t n = 0, cap = 0, i;
+	bool task_id_set = false;
+
+	for (; base && *base; base++) {
+		if (!strchr(*base, '=') || **base == '=')
+			continue;
+		if (cmd_sets(cmd, *base))
+			continue;
+		ALLOC_GROW(v, n + 2, cap);
+		v[n++] = xstrdup(*base);
+	}
+	for (i = 0; i < cmd->nenv; i++) {
+		const char *name = cmd->env[i].name;
+		const char *val = cmd->env[i].value;
+		bool dup = false;
+
+		if (!name || !*name || strchr(name, '='))
+			continue;
+		/* The last definition of a name wins, as in a shell. */
+		for (size_t j = i + 1; j < cmd->nenv; j++)
+			if (streq(cmd->env[j].name, name))
+				dup = true;
+		if (dup)
+			continue;
+		if (!strcmp(name, "MESOS_TASK_ID"))
+			task_id_set = true;
+		ALLOC_GROW(v, n + 2, cap);
+		v[n++] = xasprintf("%s=%s", name, val ? val : "");
+	}
+	if (task_id && !task_id_set) {
+		/* An inherited MESOS_TASK_ID (a test harness) is replaced. */
+		for (i = 0; i < n; i++) {
+			if (env_entry_is(v[i], "MESOS_TASK_ID")) {
+				free(v[i]);
+				memmove(&v[i], &v[i + 1],
+				        (n - i - 1) * sizeof(*v));
+				n--;
+				break;
+			}
+		}
+		ALLOC_GROW(v, n + 2, cap);
+		v[n++] = xasprintf("MESOS_TASK_ID=%s", task_id);
+	}
+	ALLOC_GROW(v, n + 1, cap);
+	v[n] = NULL;
+	return v;
+}
+
+void executor_strv_free(char **v)
+{
+	if (!v)
+		return;
+	for (char **p = v; *p; p++)
+		free(*p);
+	free(v);
+}
+
+enum task_state executor_exit_state(int64_t exit_status, int term_signal,
+                                    bool kill_requested, char *msg,
+                                    size_t msgsz)
+{
+	if (term_signal) {
+		const char *name = strsignal(term_signal);
+		snprintf(msg, msgsz, "Command terminated with signal %s",
+		         name ? name : "unknown");
+	} else {
+		snprintf(msg, msgsz, "Command exited with status %lld",
+		         (long long)exit_status);
+	}
+	if (kill_requested)
+		return TASK_KILLED;
+	if (!term_signal && exit_status == 0)
+		return TASK_FINISHED;
+	return TASK_FAILED;
+}
+
+/* Parses a non-negative int64 given as a JSON integer or decimal text. */
+static bool json_nanoseconds(const json_t *v, int64_t *out)
+{
+	if (json_is_integer(v)) {
+		*out = (int64_t)json_integer_value(v);
+		return *out >= 0;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		char *end;
+		long long n;
+
+		if (!*s || *s == '-' || *s == '+')
+			return false;
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		if (errno || *end)
+			return false;
+		*out = n;
+		return true;
+	}
+	return false;
+}
+
+double executor_kill_grace(const json_t *kill_policy, double task_grace,
+                           double fallback)
+{
+	json_t *gp = json_object_get(kill_policy, "grace_period");
+	int64_t ns;
+
+	if (gp && json_nanoseconds(json_object_get(gp, "nanoseconds"), &ns))
+		return (double)ns / 1e9;
+	if (task_grace >= 0)
+		return task_grace;
+	return fallback;
+}
+
+static void call_envelope_begin(struct jsonw *w, const char *type,
+                                const char *framework_id,
+                                const char *executor_id)
+{
+	jsonw_obj_begin(w);
+	jsonw_kstr(w, "type", type);
+	jsonw_kid(w, "framework_id", framework_id);
+	jsonw_kid(w, "executor_id", executor_id);
+}
+
+void executor_subscribe_body(struct buf *out, const char *framework_id,
+                             const char *executor_id, const char *task_json,
+                             const char *const *updates, size_t n)
+{
+	struct jsonw w;
+
+	jsonw_init(&w, out);
+	call_envelope_begin(&w, "SUBSCRIBE", framework_id, executor_id);
+	jsonw_key(&w, "subscribe");
+	jsonw_obj_begin(&w);
+	jsonw_key(&w, "unacknowledged_tasks");
+	jsonw_arr_begin(&w);
+	if (task_json)
+		jsonw_raw(&w, task_json, strlen(task_json));
+	jsonw_arr_end(&w);
+	jsonw_key(&w, "unacknowledged_updates");
+	jsonw_arr_begin(&w);
+	for (size_t i = 0; i < n; i++) {
+		jsonw_obj_begin(&w);
+		jsonw_key(&w, "status");
+		jsonw_raw(&w, updates[i], strlen(updates[i]));
+		jsonw_obj_end(&w);
+	}
+	jsonw_arr_end(&w);
+	jsonw_obj_end(&w);
+	jsonw_obj_end(&w);
+}
+
+void executor_update_body(struct buf *out, const char *framework_id,
+                          const char *executor_id, const char *status_json)
+{
+	struct jsonw w;
+
+	jsonw_init(&w, out);
+	call_envelope_begin(&w, "UPDATE", framework_id, executor_id);
+	jsonw_key(&w, "update");
+	jsonw_obj_begin(&w);
+	jsonw_key(&w, "status");
+	jsonw_raw(&w, status_json, strlen(status_json));
+	jsonw_obj_end(&w);
+	jsonw_obj_end(&w);
+}
+
+/* ---- the executor -------------------------------------------------- */
+
+struct pending_update {
+	struct list link;
+	uint8_t uuid[IDS_UUID_LEN];
+	char *task_id;
+	enum task_state state;
+	char *status_json; /* the TaskStatus, compact */
+};
+
+struct exec {
+	uv_loop_t *loop;
+	struct executor_env env;
+	struct subscriber *sub;
+	bool connected;    /* SUBSCRIBED on the current stream */
+	unsigned attempts; /* SUBSCRIBE attempts since the last SUBSCRIBED */
+	unsigned fw_caps;  /* enum framework_capability */
+
+	/* The task (one per command executor). */
+	bool have_task;
+	struct task_info task;
+	char *task_json; /* sent as unacknowledged until an ack for it */
+	bool task_acked;
+
+	uv_process_t proc;
+	bool proc_open;  /* proc needs uv_close */
+	bool proc_alive; /* spawned, exit not yet seen */
+	int pid;
+	bool kill_requested, sigkill_sent;
+	uint64_t kill_deadline; /* loop time (ms) of the SIGKILL */
+	bool terminal_queued;
+
+	bool shutdown_requested;
+	bool give_up;
+	bool exiting;
+	int exit_code;
+
+	struct list pending; /* struct pending_update, oldest first */
+	uv_timer_t kill_timer, ack_timer, disconnect_timer, retry_timer;
+	/* Runs the exit outside any subscriber callback (the subscriber
+	 * cannot be freed from inside its own callback chain). */
+	uv_timer_t exit_timer;
+	uv_signal_t sigterm, sigint;
+};
+
+static void exec_maybe_exit(struct exec *ex);
+static void exec_ack_timer_cb(uv_timer_t *t);
+static void exec_retry_cb(uv_timer_t *t);
+
+static void pending_free(struct pending_update *p)
+{
+	free(p->task_id);
+	free(p->status_json);
+	free(p);
+}
+
+static void exec_update_done(struct http_response *resp, int err, void *arg)
+{
+	struct exec *ex = arg;
+	int status = resp ? resp->status : 0;
+
+	if (status >= 200 && status < 300)
+		return;
+	if (status >= 400 && status < 500) {
+		/* The agent refused the update itself: resending the same
+		 * bytes cannot help. The ack wait bounds our exit. */
+		log_error(EXEC_LOG, "status=%d update refused by the agent: %s",
+		          status, resp->body);
+		return;
+	}
+	log_warn(EXEC_LOG,
+	         "status=%d err=%d update call failed: %s; "
+	         "retrying",
+	         status, err, resp ? resp->body : strerror(err ? -err : EIO));
+	if (!ex->exiting && !uv_is_active((uv_handle_t *)&ex->retry_timer))
+		uv_timer_start(&ex->retry_timer, exec_retry_cb, EXEC_RETRY_MS,
+		               0);
+}
+
+/* Sends one update call; a failure leaves it pending for resubscribe. */
+static void exec_send_pending(struct exec *ex, struct pending_update *p)
+{
+	struct buf body = BUF_INIT;
+	int rc;
+
+	if (!ex->connected || ex->exiting)
+		return;
+	executor_update_body(&body, ex->env.framework_id, ex->env.executor_id,
+	                     p->status_json);
+	rc =
+	    subscriber_call(ex->sub, body.data, body.len, exec_update_done, ex);
+	if (rc)
+		log_debug(EXEC_LOG, "rc=%d update kept for resubscription", rc);
+	buf_release(&body);
+}
+
+static void exec_retry_cb(uv_timer_t *t)
+{
+	struct exec *ex = container_of(t, struct exec, retry_timer);
+	struct list *pos, *tmp;
+
+	LIST_FOR_EACH_SAFE(pos, tmp, &ex->pending)
+	{
+		exec_send_pending(ex,
+		                  list_entry(pos, struct pending_update, link));
+	}
+}
+
+/*
+ * Queues and sends a status update for task_id. reason may be REASON_UNSET,
+ * message NULL.
+ */
+static void exec_status(struct exec *ex, const char *task_id,
+                        enum task_state state, enum task_reason reason,
+                        const char *message)
+{
+	struct pending_update *p = xcalloc(1, sizeof(*p));
+	struct task_status st;
+	struct buf out = BUF_INIT;
+	struct jsonw w;
+	char uuid[IDS_UUID_STRLEN];
+
+	task_status_init(&st);
+	st.task_id = xstrdup(task_id);
+	st.executor_id = xstrdup(ex->env.executor_id);
+	st.state = state;
+	st.source = SOURCE_EXECUTOR;
+	st.reason = reason;
+	st.message = message ? xstrdup(message) : NULL;
+	st.timestamp = timeutil_wall();
+	st.has_uuid = true;
+	ids_uuid(st.uuid);
+	jsonw_init(&w, &out);
+	task_status_write_json(&w, &st);
+
+	memcpy(p->uuid, st.uuid, sizeof(p->uuid));
+	p->task_id = xstrdup(task_id);
+	p->state = state;
+	p->status_json = buf_detach(&out, NULL);
+	list_add_tail(&ex->pending, &p->link);
+	ids_uuid_format(p->uuid, uuid);
+	log_info(EXEC_LOG, "task_id=%s state=%s uuid=%s%s%s", task_id,
+	         task_state_name(state), uuid, message ? " " : "",
+	         message ? message : "");
+	task_status_release(&st);
+	exec_send_pending(ex, p);
+}
+
+/* ---- killing ------------------------------------------------------- */
+
+/*
+ * Signals the task's process group. The group id is the task's pid (it
+ * called setsid() before uv_spawn() returned); never signal the bare pid,
+ * which may belong to someone else once the task has been reaped.
+ */
+static void exec_signal_group(struct exec *ex, int sig)
+{
+	if (ex->pid <= 0)
+		return;
+	if (kill(-ex->pid, sig) && errno != ESRCH)
+		log_warn(EXEC_LOG,
+		         "pgid=%d signal=%d cannot signal the "
+		         "task: %s",
+		         ex->pid, sig, strerror(errno));
+}
+
+static void exec_kill_timer_cb(uv_timer_t *t)
+{
+	struct exec *ex = container_of(t, struct exec, kill_timer);
+
+	if (!ex->proc_alive)
+		return;
+	log_warn(EXEC_LOG,
+	         "task_id=%s pid=%d grace period over; sending "
+	         "SIGKILL",
+	         ex->task.task_id, ex->pid);
+	ex->sigkill_sent = true;
+	exec_signal_group(ex, SIGKILL);
+}
+
+static void exec_kill(struct exec *ex, double grace, const char *why)
+{
+	uint64_t now = uv_now(ex->loop);
+	uint64_t ms = grace > 0 ? (uint64_t)(grace * 1000.0 + 0.5) : 0;
+
+	if (!ex->proc_alive || ex->sigkill_sent)
+		return;
+	if (ex->kill_requested) {
+		if (now + ms >= ex->kill_deadline)
+			return;
+		log_info(EXEC_LOG,
+		         "task_id=%s grace=%.3fs kill brought "
+		         "forward (%s)",
+		         ex->task.task_id, grace, why);
+	} else {
+		ex->kill_requested = true;
+		log_info(EXEC_LOG,
+		         "task_id=%s pid=%d grace=%.3fs killing "
+		         "the task (%s)",
+		         ex->task.task_id, ex->pid, grace, why);
+		if (ex->fw_caps & FW_CAP_TASK_KILLING_STATE)
+			exec_status(ex, ex->task.task_id, TASK_KILLING,
+			            REASON_UNSET, NULL);
+		exec_signal_group(ex, SIGTERM);
+	}
+	ex->kill_deadline = now + ms;
+	uv_timer_start(&ex->kill_timer, exec_kill_timer_cb, ms, 0);
+}
+
+/* ---- the task process ---------------------------------------------- */
+
+static void exec_terminal(struct exec *ex, enum task_state state,
+                          enum task_reason reason, const char *message)
+{
+	exec_status(ex, ex->task.task_id, state, reason, message);
+	ex->terminal_queued = true;
+	if (ex->connected || ex->shutdown_requested)
+		uv_timer_start(&ex->ack_timer, exec_ack_timer_cb,
+		               EXEC_ACK_WAIT_MS, 0);
+}
+
+static void exec_proc_closed(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static void exec_on_exit(uv_process_t *proc, int64_t exit_status,
+                         int term_signal)
+{
+	struct exec *ex = container_of(proc, struct exec, proc);
+	char msg[256];
+	enum task_state state;
+
+	ex->proc_alive = false;
+	uv_timer_stop(&ex->kill_timer);
+	/* What the task left behind in its group goes with it. */
+	exec_signal_group(ex, SIGKILL);
+	uv_close((uv_handle_t *)proc, exec_proc_closed);
+	ex->proc_open = false;
+	state = executor_exit_state(exit_status, term_signal,
+	                            ex->kill_requested, msg, sizeof(msg));
+	log_info(EXEC_LOG, "task_id=%s pid=%d status=%lld signal=%d %s",
+	         ex->task.task_id, ex->pid, (long long)exit_status, term_signal,
+	         msg);
+	exec_terminal(ex, state, REASON_UNSET, msg);
+	exec_maybe_exit(ex);
+}
+
+/*
+ * Resolves cmd->user into opts when we are root. Returns 0, or -ENOENT
+ * with msg set when the user does not exist.
+ */
+static int exec_resolve_user(const char *user, uv_process_options_t *opts,
+                             char *msg, size_t msgsz)
+{
+	struct passwd pw, *res = NULL;
+	char pwbuf[4096];
+	int rc;
+
+	if (!user)
+		return 0;
+	rc = getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &res);
+	if (!res) {
+		snprintf(msg, msgsz, "Failed to launch the task: user '%s' %s",
+		         user,
+		         rc ? strerror(rc) : "does not exist on this agent");
+		return -ENOENT;
+	}
+	if (geteuid() != 0) {
+		if (pw.pw_uid != geteuid())
+			log_warn(EXEC_LOG,
+			         "user=%s not running as root: the task runs "
+			         "as uid %d instead",
+			         user, (int)geteuid());
+		return 0;
+	}
+	opts->uid = pw.pw_uid;
+	opts->gid = pw.pw_gid;
+	opts->flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
+	return 0;
+}
+
+/* Starts the task's process; on failure sends TASK_FAILED. */
+static void exec_spawn(struct exec *ex)
+{
+	const struct command_info *cmd = &ex->task.command;
+	uv_process_options_t opts = {0};
+	uv_stdio_container_t stdio[3];
+	const char **argv = NULL;
+	char **envv = NULL;
+	const char *file;
+	char msg[512];
+	int rc;
+
+	if (exec_resolve_user(cmd->user, &opts, msg, sizeof(msg))) {
+		exec_terminal(ex, TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED,
+		              msg);
+		return;
+	}
+	argv = executor_task_argv(cmd, &file);
+	envv = executor_task_env((const char *const *)environ, cmd,
+	                         ex->task.task_id);
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_INHERIT_FD;
+	stdio[1].data.fd = STDOUT_FILENO;
+	stdio[2].flags = UV_INHERIT_FD;
+	stdio[2].data.fd = STDERR_FILENO;
+	opts.exit_cb = exec_on_exit;
+	opts.file = file;
+	opts.args = (char **)argv;
+	opts.env = envv;
+	opts.cwd = ex->env.sandbox;
+	opts.stdio = stdio;
+	opts.stdio_count = 3;
+	/* setsid(): the task leads its own group, so a kill reaches every
+	 * process it started. */
+	opts.flags |= UV_PROCESS_DETACHED;
+
+	rc = uv_spawn(ex->loop, &ex->proc, &opts);
+	ex->proc_open = true;
+	if (rc) {
+		snprintf(msg, sizeof(msg),
+		         "Failed to launch the task: cannot execute '%s': %s",
+		         file, uv_strerror(rc));
+		uv_close((uv_handle_t *)&ex->proc, exec_proc_closed);
+		ex->proc_open = false;
+		exec_terminal(ex, TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED,
+		              msg);
+		goto out;
+	}
+	ex->pid = ex->proc.pid;
+	ex->proc_alive = true;
+	log_info(EXEC_LOG, "task_id=%s pid=%d shell=%d started: %s",
+	         ex->task.task_id, ex->pid, cmd->shell, cmd->value);
+	exec_status(ex, ex->task.task_id, TASK_RUNNING, REASON_UNSET, NULL);
+out:
+	executor_strv_free(envv);
+	free(argv);
+}
+
+/* ---- events -------------------------------------------------------- */
+
+/* A LAUNCH we cannot run: answer TASK_FAILED when it names a task. */
+static void exec_reject_launch(struct exec *ex, const json_t *task,
+                               enum task_reason reason, const char *why)
+{
+	const char *tid = json_string_value(
+	    json_object_get(json_object_get(task, "task_id"), "value"));
+	struct err e;
+
+	if (!tid || mesos_id_validate(tid, "task_id", &e)) {
+		log_error(EXEC_LOG, "bad LAUNCH event ignored: %s", why);
+		return;
+	}
+	log_error(EXEC_LOG, "task_id=%s launch refused: %s", tid, why);
+	if (!ex->have_task) {
+		/* This executor was started for that task: it ends here. */
+		ex->have_task = true;
+		ex->task.task_id = xstrdup(tid);
+		exec_terminal(ex, TASK_FAILED, reason, why);
+		exec_maybe_exit(ex);
+	} else {
+		exec_status(ex, tid, TASK_FAILED, reason, why);
+	}
+}
+
+static void exec_on_launch(struct exec *ex, json_t *ev)
+{
+	json_t *task = json_object_get(json_object_get(ev, "launch"), "task");
+	struct task_info t;
+	struct err e = {{0}};
+
+	if (!json_is_object(task)) {
+		log_error(EXEC_LOG, "bad LAUNCH event: launch.task missing; "
+		                    "ignored");
+		return;
+	}
+	if (ex->have_task &&
+	    streq(json_string_value(json_object_get(
+		      json_object_get(task, "task_id"), "value")),
+	          ex->task.task_id)) {
+		/* A LAUNCH resent for our task (after a resubscription):
+		 * failing it would fail the task that is running. */
+		log_warn(EXEC_LOG, "task_id=%s duplicate LAUNCH ignored",
+		         ex->task.task_id);
+		return;
+	}
+	if (ex->have_task || ex->shutdown_requested || ex->give_up) {
+		exec_reject_launch(ex, task, REASON_TASK_INVALID,
+		                   ex->have_task
+		                       ? "the command executor runs one "
+		                         "task and already has one"
+		                       : "the executor is shutting down");
+		return;
+	}
+	task_info_init(&t);
+	if (task_info_from_json(&t, task, &e)) {
+		task_info_release(&t);
+		exec_reject_launch(ex, task, REASON_TASK_INVALID, e.msg);
+		return;
+	}
+	if (!t.has_command) {
+		task_info_release(&t);
+		exec_reject_launch(ex, task, REASON_TASK_INVALID,
+		                   "task: the command executor needs "
+		                   "TaskInfo.command");
+		return;
+	}
+	ex->task = t;
+	ex->have_task = true;
+	ex->task_json =
+	    t.json ? xstrdup(t.json) : json_dumps(task, JSON_COMPACT);
+	exec_status(ex, ex->task.task_id, TASK_STARTING, REASON_UNSET, NULL);
+	exec_spawn(ex);
+	exec_maybe_exit(ex);
+}
+
+static void exec_on_kill(struct exec *ex, json_t *ev)
+{
+	json_t *k = json_object_get(ev, "kill");
+	const char *tid = json_string_value(
+	    json_object_get(json_object_get(k, "task_id"), "value"));
+	double grace;
+
+	if (!tid) {
+		log_error(EXEC_LOG, "bad KILL event: kill.task_id missing; "
+		                    "ignored");
+		return;
+	}
+	if (!ex->have_task || strcmp(tid, ex->task.task_id)) {
+		log_warn(EXEC_LOG,
+		         "task_id=%s kill for an unknown task; "
+		         "ignored",
+		         tid);
+		return;
+	}
+	if (!ex->proc_alive) {
+		log_info(EXEC_LOG, "task_id=%s kill: task not running", tid);
+		return;
+	}
+	grace = executor_kill_grace(json_object_get(k, "kill_policy"),
+	                            ex->task.kill_grace_period,
+	                            EXEC_DEFAULT_KILL_GRACE);
+	exec_kill(ex, grace, "KILL from the agent");
+}
+
+static void exec_on_acknowledged(struct exec *ex, json_t *ev)
+{
+	json_t *a = json_object_get(ev, "acknowledged");
+	const char *b64 = json_string_value(json_object_get(a, "uuid"));
+	uint8_t uuid[IDS_UUID_LEN + 4];
+	struct list *pos, *tmp;
+
+	if (!b64 || ids_base64_decode(b64, strlen(b64), uuid, sizeof(uuid)) !=
+	                IDS_UUID_LEN) {
+		log_error(EXEC_LOG, "bad ACKNOWLEDGED event: uuid is not "
+		                    "base64 of 16 bytes; ignored");
+		return;
+	}
+	LIST_FOR_EACH_SAFE(pos, tmp, &ex->pending)
+	{
+		struct pending_update *p =
+		    list_entry(pos, struct pending_update, link);
+		if (memcmp(p->uuid, uuid, IDS_UUID_LEN))
+			continue;
+		log_debug(EXEC_LOG, "task_id=%s state=%s acknowledged",
+		          p->task_id, task_state_name(p->state));
+		if (ex->have_task && !strcmp(p->task_id, ex->task.task_id))
+			ex->task_acked = true;
+		list_del(&p->link);
+		pending_free(p);
+		if (list_empty(&ex->pending))
+			uv_timer_stop(&ex->retry_timer);
+		exec_maybe_exit(ex);
+		return;
+	}
+	log_debug(EXEC_LOG, "acknowledgement for an unknown update ignored");
+}
+
+static void exec_on_subscribed(struct exec *ex, json_t *ev)
+{
+	json_t *fi = json_object_get(json_object_get(ev, "subscribed"),
+	                             "framework_info");
+	json_t *caps = json_object_get(fi, "capabilities");
+	json_t *c;
+	size_t i;
+
+	ex->fw_caps = 0;
+	json_array_foreach(caps, i, c)
+	{
+		const char *type =
+		    json_string_value(json_object_get(c, "type"));
+		if (streq(type, "TASK_KILLING_STATE"))
+			ex->fw_caps |= FW_CAP_TASK_KILLING_STATE;
+	}
+	ex->connected = true;
+	ex->attempts = 0;
+	uv_timer_stop(&ex->disconnect_timer);
+	log_info(EXEC_LOG,
+	         "executor_id=%s framework_id=%s agent=%s "
+	         "subscribed",
+	         ex->env.executor_id, ex->env.framework_id,
+	         ex->env.agent_endpoint);
+	if (ex->terminal_queued && !list_empty(&ex->pending))
+		uv_timer_start(&ex->ack_timer, exec_ack_timer_cb,
+		               EXEC_ACK_WAIT_MS, 0);
+}
+
+static void exec_shutdown(struct exec *ex, const char *why)
+{
+	if (ex->shutdown_requested)
+		return;
+	ex->shutdown_requested = true;
+	log_info(EXEC_LOG, "grace=%.3fs shutting down (%s)",
+	         ex->env.shutdown_grace, why);
+	exec_kill(ex, ex->env.shutdown_grace, why);
+	exec_maybe_exit(ex);
+}
+
+static void exec_on_event(json_t *ev, const char *type, void *arg)
+{
+	struct exec *ex = arg;
+
+	if (ex->exiting)
+		return;
+	if (!strcmp(type, "SUBSCRIBED")) {
+		exec_on_subscribed(ex, ev);
+	} else if (!strcmp(type, "LAUNCH")) {
+		exec_on_launch(ex, ev);
+	} else if (!strcmp(type, "LAUNCH_GROUP")) {
+		json_t *tasks = json_object_get(
+		    json_object_get(json_object_get(ev, "launch_group"),
+		                    "task_group"),
+		    "tasks");
+		json_t *t;
+		size_t i;
+		if (!json_array_size(tasks))
+			log_error(EXEC_LOG, "bad LAUNCH_GROUP event ignored");
+		json_array_foreach(tasks, i, t)
+		{
+			exec_reject_launch(ex, t, REASON_TASK_GROUP_INVALID,
+			                   "the command executor does not "
+			                   "run task groups");
+		}
+	} else if (!strcmp(type, "KILL")) {
+		exec_on_kill(ex, ev);
+	} else if (!strcmp(type, "ACKNOWLEDGED")) {
+		exec_on_acknowledged(ex, ev);
+	} else if (!strcmp(type, "SHUTDOWN")) {
+		exec_shutdown(ex, "SHUTDOWN from the agent");
+	} else if (!strcmp(type, "MESSAGE")) {
+		const char *d = json_string_value(
+		    json_object_get(json_object_get(ev, "message"), "data"));
+		log_info(EXEC_LOG, "bytes=%zu framework message ignored",
+		         d ? strlen(d) : 0);
+	} else if (!strcmp(type, "ERROR")) {
+		const char *m = json_string_value(
+		    json_object_get(json_object_get(ev, "error"), "message"));
+		log_error(EXEC_LOG, "error event from the agent: %s",
+		          m ? m : "(no message)");
+	} else if (!strcmp(type, "HEARTBEAT")) {
+		/* any record resets the subscriber's watch */
+	} else {
+		log_error(EXEC_LOG, "type='%s' unknown event ignored", type);
+	}
+}
+
+/* ---- connection ---------------------------------------------------- */
+
+static void exec_build_subscribe(struct buf *body, void *arg)
+{
+	struct exec *ex = arg;
+	const char **updates = NULL;
+	size_t n = 0, cap = 0;
+	struct list *pos, *tmp;
+
+	LIST_FOR_EACH_SAFE(pos, tmp, &ex->pending)
+	{
+		ALLOC_GROW(updates, n + 1, cap);
+		updates[n++] =
+		    list_entry(pos, struct pending_update, link)->status_json;
+	}
+	executor_subscribe_body(body, ex->env.framework_id, ex->env.executor_id,
+	                        ex->task_acked ? NULL : ex->task_json, updates,
+	                        n);
+	if (ex->attempts++ == 0)
+		log_info(EXEC_LOG, "agent=%s unacked_updates=%zu subscribing",
+		         ex->env.agent_endpoint, n);
+	else
+		log_debug(EXEC_LOG, "agent=%s attempt=%u subscribing again",
+		          ex->env.agent_endpoint, ex->attempts);
+	free(updates);
+}
+
+static void exec_disconnect_timer_cb(uv_timer_t *t)
+{
+	struct exec *ex = container_of(t, struct exec, disconnect_timer);
+
+	log_error(EXEC_LOG,
+	          "agent=%s checkpoint=%d agent unreachable for "
+	          "too long; giving up",
+	          ex->env.agent_endpoint, ex->env.checkpoint);
+	ex->give_up = true;
+	exec_kill(ex, ex->env.shutdown_grace, "agent unreachable");
+	exec_maybe_exit(ex);
+}
+
+static void exec_on_disconnected(int err, int http_status, const char *message,
+                                 void *arg)
+{
+	struct exec *ex = arg;
+	uint64_t wait_ms;
+
+	if (ex->exiting)
+		return;
+	if (ex->connected || http_status)
+		log_warn(EXEC_LOG, "status=%d err=%d agent stream lost: %s",
+		         http_status, err,
+		         message ? message : (err ? strerror(-err) : "closed"));
+	ex->connected = false;
+	/* A shutdown keeps its bounded wait; otherwise the agent's absence
+	 * is governed by the disconnect timer alone. */
+	if (!ex->shutdown_requested)
+		uv_timer_stop(&ex->ack_timer);
+	uv_timer_stop(&ex->retry_timer);
+	if (uv_is_active((uv_handle_t *)&ex->disconnect_timer))
+		return;
+	wait_ms = ex->env.checkpoint
+	              ? (uint64_t)(ex->env.recovery_timeout * 1000.0)
+	              : EXEC_NOCKPT_WAIT_MS;
+	log_info(EXEC_LOG, "checkpoint=%d wait=%llums waiting for the agent",
+	         ex->env.checkpoint, (unsigned long long)wait_ms);
+	uv_timer_start(&ex->disconnect_timer, exec_disconnect_timer_cb, wait_ms,
+	               0);
+}
+
+static void exec_ack_timer_cb(uv_timer_t *t)
+{
+	struct exec *ex = container_of(t, struct exec, ack_timer);
+
+	log_warn(EXEC_LOG,
+	         "task_id=%s no acknowledgement of the terminal "
+	         "update in %dms; exiting",
+	         ex->have_task ? ex->task.task_id : "?", EXEC_ACK_WAIT_MS);
+	ex->give_up = true;
+	exec_maybe_exit(ex);
+}
+
+static void exec_signal_cb(uv_signal_t *h, int signum)
+{
+	struct exec *ex = h->data;
+
+	exec_shutdown(ex, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+/* ---- exit ---------------------------------------------------------- */
+
+static void exec_close_handles(struct exec *ex)
+{
+	uv_close((uv_handle_t *)&ex->exit_timer, NULL);
+	uv_close((uv_handle_t *)&ex->kill_timer, NULL);
+	uv_close((uv_handle_t *)&ex->ack_timer, NULL);
+	uv_close((uv_handle_t *)&ex->disconnect_timer, NULL);
+	uv_close((uv_handle_t *)&ex->retry_timer, NULL);
+	uv_close((uv_handle_t *)&ex->sigterm, NULL);
+	uv_close((uv_handle_t *)&ex->sigint, NULL);
+	if (ex->proc_open) {
+		uv_close((uv_handle_t *)&ex->proc, exec_proc_closed);
+		ex->proc_open = false;
+	}
+}
+
+static void exec_exit_cb(uv_timer_t *t)
+{
+	struct exec *ex = container_of(t, struct exec, exit_timer);
+
+	subscriber_free(ex->sub);
+	ex->sub = NULL;
+	exec_close_handles(ex);
+}
+
+static void exec_maybe_exit(struct exec *ex)
+{
+	bool drained = list_empty(&ex->pending);
+
+	if (ex->exiting || ex->proc_alive)
+		return;
+	if (ex->have_task) {
+		if (!ex->terminal_queued || (!drained && !ex->give_up))
+			return;
+	} else if (!ex->shutdown_requested && !ex->give_up) {
+		return;
+	}
+	ex->exiting = true;
+	ex->exit_code = drained ? 0 : 1;
+	log_info(EXEC_LOG, "executor_id=%s unacked=%s exiting",
+	         ex->env.executor_id, drained ? "none" : "some");
+	uv_timer_start(&ex->exit_timer, exec_exit_cb, 0, 0);
+}
+
+struct exec_config {
+	char *log_level;
+};
+
+static const struct flag_def exec_flags[] = {
+    FLAG_DEF(struct exec_config, log_level, "log-level", FLAG_STRING, "info", 0,
+             0, "error, warn, info or debug"),
+};
+
+static int exec_parse_flags(int argc, char **argv)
+{
+	struct exec_config cfg = {0};
+	struct err e = {{0}};
+	enum log_level lvl;
+	int rc;
+
+	rc = flags_parse(exec_flags, ARRAY_SIZE(exec_flags), &cfg, argc, argv,
+	                 NULL, &e);
+	if (rc == 1) {
+		flags_usage(stdout, "atoll executor",
+		            "The command executor: started by the agent, one "
+		            "per command task, configured through the "
+		            "MESOS_* environment (MESOS_FRAMEWORK_ID, "
+		            "MESOS_EXECUTOR_ID, MESOS_AGENT_ENDPOINT, "
+		            "MESOS_SANDBOX, MESOS_CHECKPOINT, "
+		            "MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD, "
+		            "MESOS_RECOVERY_TIMEOUT).",
+		            exec_flags, ARRAY_SIZE(exec_flags));
+		rc = 1;
+	} else if (rc) {
+		fprintf(stderr, "atoll executor: %s\n", e.msg);
+		rc = -EINVAL;
+	} else if (log_parse_level(cfg.log_level, &lvl)) {
+		fprintf(stderr,
+		        "atoll executor: --log-level: expected error, warn, "
+		        "info or debug, got '%s'\n",
+		        cfg.log_level);
+		rc = -EINVAL;
+	} else {
+		log_set_level(lvl);
+	}
+	flags_release(exec_flags, ARRAY_SIZE(exec_flags), &cfg);
+	return rc;
+}
+
+static void exec_init_handles(struct exec *ex)
+{
+	uv_timer_init(ex->loop, &ex->kill_timer);
+	uv_timer_init(ex->loop, &ex->ack_timer);
+	uv_timer_init(ex->loop, &ex->disconnect_timer);
+	uv_timer_init(ex->loop, &ex->retry_timer);
+	uv_timer_init(ex->loop, &ex->exit_timer);
+	uv_signal_init(ex->loop, &ex->sigterm);
+	uv_signal_init(ex->loop, &ex->sigint);
+	ex->sigterm.data = ex;
+	ex->sigint.data = ex;
+	uv_signal_start(&ex->sigterm, exec_signal_cb, SIGTERM);
+	uv_signal_start(&ex->sigint, exec_signal_cb, SIGINT);
+}
+
+int executor_main(int argc, char **argv)
+{
+	struct subscriber_opts so = {0};
+	struct exec ex = {0};
+	struct err e = {{0}};
+	const char *endpoints[1];
+	uv_loop_t loop;
+	int rc;
+
+	rc = exec_parse_flags(argc, argv);
+	if (rc)
+		return rc == 1 ? 0 : 2;
+	if (executor_env_parse(&ex.env, (const char *const *)environ, &e)) {
+		fprintf(stderr, "atoll executor: %s\n", e.msg);
+		executor_env_release(&ex.env);
+		return 2;
+	}
+	uv_loop_init(&loop);
+	ex.loop = &loop;
+	list_init(&ex.pending);
+	task_info_init(&ex.task);
+	exec_init_handles(&ex);
+
+	endpoints[0] = ex.env.agent_endpoint;
+	so.endpoints = endpoints;
+	so.nendpoints = 1;
+	so.path = EXEC_PATH;
+	so.build_subscribe = exec_build_subscribe;
+	so.on_event = exec_on_event;
+	so.on_disconnected = exec_on_disconnected;
+	so.heartbeat_timeout = EXEC_HEARTBEAT_TIMEOUT;
+	so.backoff_max = ex.env.backoff_max > 0 ? ex.env.backoff_max : 0;
+	so.call_timeout_ms = EXEC_CALL_TIMEOUT_MS;
+	ex.sub = subscriber_new(&loop, &so, &ex);
+	log_info(EXEC_LOG,
+	         "executor_id=%s framework_id=%s agent=%s "
+	         "checkpoint=%d sandbox=%s starting",
+	         ex.env.executor_id, ex.env.framework_id, ex.env.agent_endpoint,
+	         ex.env.checkpoint, ex.env.sandbox ? ex.env.sandbox : ".");
+	subscriber_start(ex.sub);
+	/* Returns once exec_exit_cb() freed the subscriber and closed every
+	 * handle. */
+	uv_run(&loop, UV_RUN_DEFAULT);
+	BUG_ON(ex.sub);
+	while (!list_empty(&ex.pending)) {
+		struct pending_update *p =
+		    list_first(&ex.pending, struct pending_update, link);
+		list_del(&p->link);
+		pending_free(p);
+	}
+	task_info_release(&ex.task);
+	free(ex.task_json);
+	if (uv_loop_close(&loop))
+		log_warn(EXEC_LOG, "loop closed with handles still open");
+	rc = ex.exit_code;
+	executor_env_release(&ex.env);
+	return rc;
+}
