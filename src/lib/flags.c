@@ -43,7 +43,10 @@ int flags_parse_duration(const char *s, double *seconds)
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
 		if (strcmp(end, units[i].unit) == 0) {
-			*seconds = v * units[i].mult;
+			double secs = v * units[i].mult;
+			if (!isfinite(secs))
+				return -EINVAL;
+			*seconds = secs;
 			return 0;
 		}
 	}
@@ -70,6 +73,8 @@ int flags_parse_bytes(const char *s, unsigned long long *bytes)
 	if (errno || end == s || !isfinite(v) || v < 0)
 		return -EINVAL;
 	if (*end == '\0') {
+		if (v > 1.8e19)
+			return -EINVAL;
 		*bytes = (unsigned long long)v;
 		return 0;
 	}

@@ -46,7 +46,7 @@ struct flag_def {
  * Applies the defaults, then parses argv[0..argc). Non-flag arguments are
  * not allowed except after "--", whose position is stored in *rest (argc if
  * none; rest may be NULL and then "--" is an error). Returns 0, 1 when
- * --help was given (usage already printed to stdout), or -EINVAL with e set.
+ * --help was given (the caller prints flags_usage()), or -EINVAL with e set.
  */
 int flags_parse(const struct flag_def *defs, size_t n, void *cfg, int argc,
 		char **argv, int *rest, struct err *e);

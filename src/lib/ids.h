@@ -23,7 +23,8 @@ void ids_uuid_str(char out[IDS_UUID_STRLEN]);
 /* Writes NUL-terminated base64 of data into out (IDS_BASE64_LEN(n) bytes). */
 void ids_base64_encode(const void *data, size_t n, char *out);
 /*
- * Decodes base64 text (standard alphabet; padding optional; no whitespace)
+ * Decodes base64 text (standard alphabet, and the URL-safe '-' and '_'
+ * too; padding optional; no whitespace)
  * into out, which holds at most cap bytes. Returns the decoded length, or
  * -EINVAL for a bad character or length, -ENOBUFS when it does not fit.
  */

@@ -216,7 +216,8 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 	}
 	agent_info_init(&info);
 	if (agent_info_from_json(&info, aij, &e)) {
-		http_respond_error(req, 400, "subscribe.agent_info: %s", e.msg);
+		res_err_path(&e, "subscribe.agent_info");
+		http_respond_error(req, 400, "%s", e.msg);
 		agent_info_release(&info);
 		return;
 	}

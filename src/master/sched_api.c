@@ -287,8 +287,8 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 	}
 	framework_info_init(&fi);
 	if (framework_info_from_json(&fi, fij, &e)) {
-		http_respond_error(req, 400, "subscribe.framework_info: %s",
-				   e.msg);
+		res_err_path(&e, "subscribe.framework_info");
+		http_respond_error(req, 400, "%s", e.msg);
 		goto out;
 	}
 	top_id = mesos_json_id(call, "framework_id");

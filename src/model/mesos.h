@@ -146,10 +146,20 @@ struct task_status {
 	char *data; /* base64 text as on the wire; NULL = unset */
 };
 
+/* Conventions for every message below: *_init zeroes (and sets the
+ * documented defaults), *_release frees and re-initializes (twice is
+ * harmless), *_copy overwrites dst without freeing it (pass it
+ * initialized-and-empty or released). A *_from_json that fails leaves its
+ * struct for *_release. Error texts are field paths relative to the object
+ * given ("task_id: required field missing"); the caller prefixes its own
+ * ("task_infos[0]: "). */
+
 void task_status_init(struct task_status *st);
 void task_status_release(struct task_status *st);
 void task_status_copy(struct task_status *dst, const struct task_status *src);
-/* Requires task_id and a known state; uuid must be base64 of 16 bytes. */
+/* Requires task_id (validated as by mesos_id_validate) and a known state;
+ * uuid must be base64 of 16 bytes; timestamp finite and >= 0. Unknown
+ * source/reason names are dropped (Mesos's rule for optional enums). */
 int task_status_from_json(struct task_status *st, const json_t *obj,
 			  struct err *e);
 void task_status_write_json(struct jsonw *w, const struct task_status *st);
@@ -175,9 +185,11 @@ void framework_info_release(struct framework_info *fi);
 void framework_info_copy(struct framework_info *dst,
 			 const struct framework_info *src);
 /*
- * Validates as Mesos does: user and name required; roles valid names, no
- * duplicates; "roles" only with MULTI_ROLE and "role" not with it;
- * failover_timeout finite and >= 0.
+ * Validates as Mesos does: user and name required; roles valid names
+ * ("*" allowed), no duplicates; "roles" only with MULTI_ROLE (an empty
+ * array is tolerated without it) and "role" not with it; failover_timeout
+ * finite and >= 0; id valid when present. Unknown capabilities are
+ * ignored. A MULTI_ROLE framework may have no role at all (nroles 0).
  */
 int framework_info_from_json(struct framework_info *fi, const json_t *obj,
 			     struct err *e);
@@ -212,7 +224,8 @@ struct command_info {
 
 void command_info_init(struct command_info *c);
 void command_info_release(struct command_info *c);
-/* shell=true requires value; shell=false requires value (the program). */
+/* shell=true requires value; shell=false requires value (the program).
+ * Environment variables of type SECRET are rejected; uris need a value. */
 int command_info_from_json(struct command_info *c, const json_t *obj,
 			   struct err *e);
 void command_info_write_json(struct jsonw *w, const struct command_info *c);
@@ -236,9 +249,12 @@ struct task_info {
 void task_info_init(struct task_info *t);
 void task_info_release(struct task_info *t);
 /*
- * Validates: name, task_id (mesos_id_validate), agent_id present;
- * resources parse; exactly one of command / executor. Does not check
- * resources against an offer (the master does). Keeps a compact copy.
+ * Validates: name, task_id and agent_id (mesos_id_validate) present;
+ * resources parse (an empty list is allowed); exactly one of command /
+ * executor, and executor.executor_id when executor is set;
+ * kill_policy.grace_period.nanoseconds >= 0. Does not check resources
+ * against an offer (the master does). Keeps a compact copy in t->json
+ * (freed with free()).
  */
 int task_info_from_json(struct task_info *t, const json_t *obj,
 			struct err *e);
@@ -253,8 +269,11 @@ struct agent_info {
 	struct attributes attributes;
 };
 
+/* port defaults to 5051. */
 void agent_info_init(struct agent_info *a);
 void agent_info_release(struct agent_info *a);
+/* hostname required and non-empty; port in [0, 65535]; id, when present,
+ * valid; resources and attributes parse. */
 int agent_info_from_json(struct agent_info *a, const json_t *obj,
 			 struct err *e);
 void agent_info_write_json(struct jsonw *w, const struct agent_info *a);

@@ -34,6 +34,19 @@ struct jsonw;
 #define RES_SCALE 1000 /* milli-units per unit */
 /* Largest scalar accepted from outside: 1e12 units. */
 #define RES_SCALAR_MAX ((int64_t)1000000000000 * RES_SCALE)
+/*
+ * Most resource entries (text items or JSON array elements) accepted in
+ * one parse. Matching entries is quadratic, so untrusted input is bounded;
+ * real agents and tasks have a handful. With it, sums of parsed scalars
+ * cannot overflow int64.
+ */
+#define RES_MAX_ENTRIES 1024
+/*
+ * Largest range bound accepted (text and JSON): INT64_MAX, since JSON
+ * readers such as jansson hold integers as int64, and whatever is accepted
+ * must survive being written and read back.
+ */
+#define RES_RANGE_MAX ((uint64_t)INT64_MAX)
 
 enum resource_type { RESOURCE_SCALAR, RESOURCE_RANGES, RESOURCE_SET };
 
@@ -59,8 +72,12 @@ struct resources {
 };
 
 void resources_init(struct resources *r);
+/* Frees everything and re-initializes r (releasing twice is harmless). */
 void resources_release(struct resources *r);
+/* Deep copy. dst is overwritten, not freed: pass it initialized-and-empty,
+ * released, or uninitialized. */
 void resources_copy(struct resources *dst, const struct resources *src);
+/* True when r holds nothing (no entry, or only zero/empty entries). */
 bool resources_is_empty(const struct resources *r);
 
 /* Converts between units and milli-units (round to nearest). */
@@ -69,22 +86,34 @@ double res_to_double(int64_t milli);
 
 /*
  * Parses the text form (or a JSON array when text starts with '[') and adds
- * it to out. Resources without "(role)" get default_role (NULL = "*").
- * Returns 0 or -EINVAL with e naming the item and the problem.
+ * it to out. Resources without "(role)" (JSON: without "role" or
+ * "reservations") get default_role (NULL = "*"). Items are numbered from 1
+ * in errors, and the caller prefixes the flag name:
+ *   "item 3 'ports:[5-1]': range begin 5 > end 1".
+ * Returns 0 or -EINVAL with e set; on error out is unchanged.
  */
 int resources_parse_text(struct resources *out, const char *text,
 			 const char *default_role, struct err *e);
 /* Adds a JSON array of Resource objects to out, validating each: name set,
- * known type, finite scalar in [0, RES_SCALAR_MAX], begin <= end, valid
- * role names. e names the element: "resources[2].scalar.value: ...". */
+ * known type, finite scalar in [0, RES_SCALAR_MAX], integral range bounds
+ * in [0, 2^63) with begin <= end, valid role names; at most
+ * RES_MAX_ENTRIES elements. Unknown fields are ignored. e names the
+ * element: "resources[2].scalar.value: ...". All-or-nothing: on error out
+ * is unchanged. */
 int resources_from_json(struct resources *out, const json_t *arr,
 			struct err *e);
-/* Writes the JSON array. */
+/* Writes the JSON array: "role" always ("*" when unreserved), plus
+ * "reservations":[{"type":"STATIC","role":R}] when reserved and
+ * "allocation_info" when allocated. Scalars are written exactly
+ * (0.1, not 0.10000000000000001). */
 void resources_write_json(struct jsonw *w, const struct resources *r);
-/* Writes the text form into out (for logs and the CLI). */
+/* Appends the text form to out (for logs and the CLI), "" when empty.
+ * An allocation role shows as "cpus(allocated: dev):1", which the parser
+ * does not read back; without one the text parses back to r. */
 void resources_format(struct buf *out, const struct resources *r);
 
-/* dst += src (merging matching resources). */
+/* dst += src (merging matching resources; ranges and sets are united,
+ * so adding an overlapping range adds nothing twice). */
 void resources_add(struct resources *dst, const struct resources *src);
 /* dst -= src. Returns -EINVAL and leaves dst unchanged if src is not
  * contained in dst. Entries that reach zero/empty are removed. */
@@ -112,6 +141,16 @@ void resources_scalars_by_name(struct resources *out,
  */
 int role_validate(const char *role, bool allow_star, struct err *e);
 
+/*
+ * Prefixes e's message with a JSON field path, for the model's parsers
+ * (resources.c, mesos.c): "name: required field missing" under
+ * "resources[2]" becomes "resources[2].name: required field missing",
+ * while a bare reason ("must be an object") becomes "resources[2]: must be
+ * an object". Returns -EINVAL.
+ */
+int res_err_path(struct err *e, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* Agent attributes: "rack:r1;zone:2;ports:[1-5];tags:{a,b}". */
 enum attribute_type {
 	ATTRIBUTE_TEXT,
@@ -137,16 +176,25 @@ struct attributes {
 };
 
 void attributes_init(struct attributes *a);
+/* Frees everything and re-initializes a. */
 void attributes_release(struct attributes *a);
+/* Deep copy; dst is overwritten as for resources_copy. */
 void attributes_copy(struct attributes *dst, const struct attributes *src);
-/* Text values that parse as a number become SCALAR, "[a-b,...]" RANGES,
- * "{x,y}" SET, anything else TEXT. */
+/* Text values that parse as a number become SCALAR (may be negative),
+ * "[a-b,...]" RANGES, "{x,y}" SET, anything else TEXT. Appends to out in
+ * order (repeated names are kept). Text must be UTF-8. Errors name the
+ * item as resources_parse_text does; on error out is unchanged. */
 int attributes_parse_text(struct attributes *out, const char *text,
 			  struct err *e);
+/* Appends a JSON array of Mesos Attribute objects ({"name","type":"TEXT",
+ * "text":{"value"}}, SCALAR, RANGES, SET); errors name the element
+ * ("attributes[1].text.value: ..."); on error out is unchanged. */
 int attributes_from_json(struct attributes *out, const json_t *arr,
 			 struct err *e);
 void attributes_write_json(struct jsonw *w, const struct attributes *a);
+/* Appends "rack:r1;zone:2;..." to out ("" when empty). */
 void attributes_format(struct buf *out, const struct attributes *a);
+/* The first attribute named name, or NULL. */
 const struct attribute *attributes_find(const struct attributes *a,
 					const char *name);
 

@@ -1,0 +1,1959 @@
+/*
+ * resources.c: the Mesos resource and attribute model.
+ *
+ * Representation. A struct resources is a small array of struct resource
+ * (a handful of entries on a real agent: cpus, mem, disk, ports, gpus, per
+ * role). Every entry owns its strings and arrays. The invariants kept by
+ * every function of this file are:
+ *   - scalars are int64 milli-units, never negative;
+ *   - ranges are sorted by begin and coalesced: no two ranges overlap or
+ *     touch ([1-3],[4-5] is stored as [1-5]);
+ *   - set items are sorted (strcmp) and unique;
+ *   - role is never NULL ("*" = unreserved);
+ *   - no entry is empty (zero scalar, no range, no item): add skips empty
+ *     input, subtract removes entries that become empty;
+ *   - entries produced here are merged: no two entries "match" (same name,
+ *     type, role and allocation role).
+ * Callers may still edit entries in place (the master sets alloc_role on
+ * task resources), which can break the last invariant. The arithmetic is
+ * written so that it stays correct then: contains and subtract treat every
+ * matching entry of an operand together (scalars summed, ranges and sets
+ * united), which is also what merging would have produced.
+ *
+ * Cost. add, subtract and contains allocate nothing for scalars; ranges and
+ * sets grow their arrays only when a merge or a split needs more room. The
+ * subtraction is all-or-nothing without a scratch copy: it first checks
+ * containment (read only), then applies a subtraction that cannot fail.
+ *
+ * Parsing. Text ("cpus:2;ports:[1-5];cpus(ads):4;bugs:{a,b}") and JSON
+ * (Mesos v1 Resource objects) are parsed into a scratch set and added to
+ * the output only when everything is valid, so a failed parse leaves the
+ * output unchanged. Messages name the item or the JSON path.
+ */
+#include "lib/compat.h"
+#include "model/resources.h"
+
+#include <math.h>
+
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "lib/jsonw.h"
+
+/* Longest role or text quoted in an error message. */
+#define QUOTE_MAX 128
+
+/* ---- small helpers ------------------------------------------------- */
+
+/* A slice of a string: n bytes at p, not NUL-terminated. */
+struct span {
+	const char *p;
+	size_t n;
+};
+
+static bool is_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' ||
+	       c == '\f';
+}
+
+static struct span span_trim(struct span s)
+{
+	while (s.n && is_space(s.p[0])) {
+		s.p++;
+		s.n--;
+	}
+	while (s.n && is_space(s.p[s.n - 1]))
+		s.n--;
+	return s;
+}
+
+/* Index of the first c in s, or s.n. */
+static size_t span_find(struct span s, char c)
+{
+	const char *q = s.n ? memchr(s.p, c, s.n) : NULL;
+	return q ? (size_t)(q - s.p) : s.n;
+}
+
+static struct span span_sub(struct span s, size_t from, size_t to)
+{
+	struct span r = {s.p + from, to - from};
+	return r;
+}
+
+static int64_t sat_add(int64_t a, int64_t b)
+{
+	int64_t r;
+	if (__builtin_add_overflow(a, b, &r))
+		return b > 0 ? INT64_MAX : INT64_MIN;
+	return r;
+}
+
+int64_t res_from_double(double v)
+{
+	double x;
+	if (isnan(v))
+		return 0;
+	x = v * RES_SCALE;
+	if (x >= 9.2e18)
+		return INT64_MAX;
+	if (x <= -9.2e18)
+		return INT64_MIN;
+	return (int64_t)llround(x);
+}
+
+double res_to_double(int64_t milli)
+{
+	return (double)milli / RES_SCALE;
+}
+
+/*
+ * Formats milli-units as the shortest exact decimal ("2", "0.5", "-1.25")
+ * into out, which holds 32 bytes. Returns the length.
+ */
+static size_t milli_format(char out[32], int64_t milli)
+{
+	uint64_t u = milli < 0 ? -(uint64_t)milli : (uint64_t)milli;
+	unsigned frac = (unsigned)(u % RES_SCALE);
+	int n;
+
+	n = snprintf(out, 32, "%s%llu", milli < 0 ? "-" : "",
+	             (unsigned long long)(u / RES_SCALE));
+	if (frac) {
+		char d[8];
+		size_t k;
+		snprintf(d, sizeof(d), "%03u", frac);
+		for (k = 3; d[k - 1] == '0'; k--)
+			;
+		n += snprintf(out + n, 32 - (size_t)n, ".%.*s", (int)k, d);
+	}
+	return (size_t)n;
+}
+
+/*
+ * Parses a decimal number (optional sign, digits, fraction, exponent) that
+ * fills all of s. No hex, no "inf"/"nan" words: text input is for humans.
+ */
+static bool decimal_parse(struct span s, double *out)
+{
+	char tmp[64], *end;
+	bool digit = false;
+
+	if (s.n == 0 || s.n >= sizeof(tmp))
+		return false;
+	for (size_t i = 0; i < s.n; i++) {
+		char c = s.p[i];
+		if (c >= '0' && c <= '9')
+			digit = true;
+		else if (c != '.' && c != '-' && c != '+' && c != 'e' &&
+		         c != 'E')
+			return false;
+	}
+	if (!digit)
+		return false;
+	memcpy(tmp, s.p, s.n);
+	tmp[s.n] = '\0';
+	errno = 0;
+	*out = strtod(tmp, &end);
+	return *end == '\0' && end != tmp;
+}
+
+/*
+ * Offset of the first byte of s that does not start a valid UTF-8
+ * sequence (overlong forms, surrogates and code points above U+10FFFF are
+ * invalid), or n when all of s is valid.
+ */
+static size_t utf8_invalid_at(const char *str, size_t n)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < n) {
+		size_t len, k;
+		uint32_t cp;
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		if ((s[i] & 0xe0) == 0xc0) {
+			len = 2;
+			cp = s[i] & 0x1f;
+		} else if ((s[i] & 0xf0) == 0xe0) {
+			len = 3;
+			cp = s[i] & 0x0f;
+		} else if ((s[i] & 0xf8) == 0xf0) {
+			len = 4;
+			cp = s[i] & 0x07;
+		} else {
+			return i;
+		}
+		if (len > n - i)
+			return i;
+		for (k = 1; k < len; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return i;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) ||
+		    (len == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return i;
+		i += len;
+	}
+	return n;
+}
+
+/* Text input must be UTF-8: names and items end up in JSON. */
+static int utf8_check(const char *text, struct err *e)
+{
+	size_t n = strlen(text), bad = utf8_invalid_at(text, n);
+	if (bad < n)
+		return err_set(e, "invalid UTF-8 at byte %zu", bad + 1);
+	return 0;
+}
+
+/* Parses a decimal integer in [0, RES_RANGE_MAX] filling all of s. */
+static bool uint_parse(struct span s, uint64_t *out)
+{
+	char tmp[32], *end;
+	unsigned long long v;
+
+	if (s.n == 0 || s.n >= sizeof(tmp))
+		return false;
+	for (size_t i = 0; i < s.n; i++)
+		if (s.p[i] < '0' || s.p[i] > '9')
+			return false;
+	memcpy(tmp, s.p, s.n);
+	tmp[s.n] = '\0';
+	errno = 0;
+	v = strtoull(tmp, &end, 10);
+	if (errno || *end || v > RES_RANGE_MAX)
+		return false;
+	*out = v;
+	return true;
+}
+
+/*
+ * Validates a scalar read from outside and converts it. text is the
+ * "got ..." text when the value came from a string, else NULL.
+ */
+static int scalar_check(double v, const char *text, int64_t *out, struct err *e)
+{
+	int64_t m;
+	if (!isfinite(v) || v < 0) {
+		if (text)
+			return err_set(
+			    e, "must be a finite number >= 0, got '%.*s'",
+			    QUOTE_MAX, text);
+		return err_set(e, "must be a finite number >= 0, got %g", v);
+	}
+	m = res_from_double(v);
+	if (m > RES_SCALAR_MAX)
+		return err_set(e, "must be at most %lld, got %g",
+		               (long long)(RES_SCALAR_MAX / RES_SCALE), v);
+	*out = m;
+	return 0;
+}
+
+/*
+ * Reads a JSON double the way Mesos's mapping does: a number, or a string
+ * holding one ("NaN", "Infinity", "1.5"). *text is the string or NULL.
+ */
+static bool json_double(const json_t *v, double *out, const char **text)
+{
+	*text = NULL;
+	if (json_is_number(v)) {
+		*out = json_number_value(v);
+		return true;
+	}
+	if (json_is_string(v)) {
+		const char *s = json_string_value(v);
+		char *end;
+		if (!*s)
+			return false;
+		*out = strtod(s, &end);
+		*text = s;
+		return *end == '\0';
+	}
+	return false;
+}
+
+/* Reads a JSON unsigned integer (an integral number >= 0). */
+static bool json_uint(const json_t *v, uint64_t *out)
+{
+	if (json_is_integer(v)) {
+		json_int_t i = json_integer_value(v);
+		if (i < 0)
+			return false;
+		*out = (uint64_t)i;
+		return true;
+	}
+	if (json_is_real(v)) {
+		double d = json_real_value(v);
+		/* below 2^63 (RES_RANGE_MAX) */
+		if (!(d >= 0 && d < 9223372036854775808.0) || d != floor(d))
+			return false;
+		*out = (uint64_t)d;
+		return true;
+	}
+	return false;
+}
+
+/* ---- ranges -------------------------------------------------------- */
+
+static int range_cmp(const void *a, const void *b)
+{
+	const struct value_range *x = a, *y = b;
+	if (x->begin != y->begin)
+		return x->begin < y->begin ? -1 : 1;
+	if (x->end != y->end)
+		return x->end < y->end ? -1 : 1;
+	return 0;
+}
+
+/* Merges overlapping or touching neighbours of a sorted array in place. */
+static size_t ranges_coalesce(struct value_range *v, size_t n)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (o > 0 && (v[o - 1].end == UINT64_MAX ||
+		              v[i].begin <= v[o - 1].end + 1)) {
+			if (v[i].end > v[o - 1].end)
+				v[o - 1].end = v[i].end;
+		} else {
+			v[o++] = v[i];
+		}
+	}
+	return o;
+}
+
+static size_t ranges_normalize(struct value_range *v, size_t n)
+{
+	if (n > 1)
+		qsort(v, n, sizeof(*v), range_cmp);
+	return ranges_coalesce(v, n);
+}
+
+/* *v += add; both sorted and coalesced. */
+static void ranges_merge(struct value_range **v, size_t *n,
+                         const struct value_range *add, size_t nadd)
+{
+	size_t i = *n, j = nadd, k = *n + nadd;
+	struct value_range *a;
+
+	if (nadd == 0)
+		return;
+	a = xrealloc(*v, k * sizeof(*a));
+	/* merge from the back so the array can be reused */
+	while (j > 0) {
+		if (i > 0 && range_cmp(&a[i - 1], &add[j - 1]) > 0)
+			a[--k] = a[--i];
+		else
+			a[--k] = add[--j];
+	}
+	*v = a;
+	*n = ranges_coalesce(a, *n + nadd);
+}
+
+/* *v -= sub (parts of sub outside *v are ignored); both normalized. */
+static void ranges_remove(struct value_range **v, size_t *n,
+                          const struct value_range *sub, size_t nsub)
+{
+	size_t i = 0;
+	for (size_t k = 0; k < nsub; k++) {
+		uint64_t b = sub[k].begin, e = sub[k].end;
+		/* sub is sorted, so i never needs to move back */
+		while (i < *n && (*v)[i].end < b)
+			i++;
+		while (i < *n && (*v)[i].begin <= e) {
+			struct value_range *r = &(*v)[i];
+			if (r->begin < b && r->end > e) {
+				/* split r into [begin, b-1] and [e+1, end] */
+				struct value_range *a;
+				a = xrealloc(*v, (*n + 1) * sizeof(*a));
+				memmove(&a[i + 1], &a[i],
+				        (*n - i) * sizeof(*a));
+				a[i].end = b - 1;
+				a[i + 1].begin = e + 1;
+				*v = a;
+				(*n)++;
+				i++;
+				break;
+			}
+			if (r->begin < b) {
+				r->end = b - 1;
+				i++;
+			} else if (r->end > e) {
+				r->begin = e + 1;
+				break;
+			} else {
+				memmove(r, r + 1, (*n - i - 1) * sizeof(*r));
+				(*n)--;
+			}
+		}
+	}
+}
+
+/* Index of the range of the sorted v holding p, or n. */
+static size_t ranges_find(const struct value_range *v, size_t n, uint64_t p)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (v[mid].end < p)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && v[lo].begin <= p ? lo : n;
+}
+
+static void ranges_format(struct buf *out, const struct value_range *v,
+                          size_t n)
+{
+	buf_addc(out, '[');
+	for (size_t i = 0; i < n; i++)
+		buf_addf(out, "%s%llu-%llu", i ? "," : "",
+		         (unsigned long long)v[i].begin,
+		         (unsigned long long)v[i].end);
+	buf_addc(out, ']');
+}
+
+static void ranges_write_json(struct jsonw *w, const struct value_range *v,
+                              size_t n)
+{
+	jsonw_key(w, "ranges");
+	jsonw_obj_begin(w);
+	jsonw_key(w, "range");
+	jsonw_arr_begin(w);
+	for (size_t i = 0; i < n; i++) {
+		jsonw_obj_begin(w);
+		jsonw_kuint(w, "begin", v[i].begin);
+		jsonw_kuint(w, "end", v[i].end);
+		jsonw_obj_end(w);
+	}
+	jsonw_arr_end(w);
+	jsonw_obj_end(w);
+}
+
+/* Parses "[1-5,7-9]" (brackets included) into a normalized array. */
+static int ranges_parse_text(struct span s, struct value_range **out,
+                             size_t *nout, struct err *e)
+{
+	struct value_range *v = NULL;
+	size_t n = 0, cap = 0;
+	struct span body;
+	int rc = 0;
+
+	if (s.n < 2 || s.p[s.n - 1] != ']')
+		return err_set(e, "missing ']' at the end of the ranges");
+	body = span_trim(span_sub(s, 1, s.n - 1));
+	while (body.n) {
+		size_t comma = span_find(body, ',');
+		struct span r = span_trim(span_sub(body, 0, comma));
+		size_t dash = span_find(r, '-');
+		uint64_t b, en;
+
+		if (dash == r.n) {
+			rc = err_set(e,
+			             "expected a range 'begin-end', got "
+			             "'%.*s'",
+			             (int)MIN(r.n, QUOTE_MAX), r.p);
+			goto out_free;
+		}
+		if (!uint_parse(span_trim(span_sub(r, 0, dash)), &b) ||
+		    !uint_parse(span_trim(span_sub(r, dash + 1, r.n)), &en)) {
+			rc = err_set(e,
+			             "expected integers between 0 and %lld in "
+			             "range '%.*s'",
+			             (long long)RES_RANGE_MAX,
+			             (int)MIN(r.n, QUOTE_MAX), r.p);
+			goto out_free;
+		}
+		if (b > en) {
+			rc = err_set(e, "range begin %llu > end %llu",
+			             (unsigned long long)b,
+			             (unsigned long long)en);
+			goto out_free;
+		}
+		ALLOC_GROW(v, n + 1, cap);
+		v[n].begin = b;
+		v[n].end = en;
+		n++;
+		if (comma == body.n)
+			break;
+		body = span_sub(body, comma + 1, body.n);
+		if (span_trim(body).n == 0) {
+			rc = err_set(e, "empty range after ','");
+			goto out_free;
+		}
+	}
+	*nout = ranges_normalize(v, n);
+	*out = v;
+	return 0;
+out_free:
+	free(v);
+	return rc;
+}
+
+/*
+ * Parses {"range":[{"begin":..,"end":..}]} (the "ranges" value) into a
+ * normalized array. Messages are relative to "ranges".
+ */
+static int ranges_from_json(const json_t *obj, struct value_range **out,
+                            size_t *nout, struct err *e)
+{
+	const json_t *arr, *it;
+	struct value_range *v = NULL;
+	size_t i, n;
+
+	if (!json_is_object(obj))
+		return err_set(e, "must be an object");
+	arr = json_object_get(obj, "range");
+	if (!arr) {
+		*out = NULL;
+		*nout = 0;
+		return 0;
+	}
+	if (!json_is_array(arr))
+		return err_set(e, "range: must be an array");
+	n = json_array_size(arr);
+	v = n ? xcalloc(n, sizeof(*v)) : NULL;
+	json_array_foreach(arr, i, it)
+	{
+		const json_t *jb = json_object_get(it, "begin");
+		const json_t *je = json_object_get(it, "end");
+		if (!json_is_object(it)) {
+			err_set(e, "range[%zu]: must be an object", i);
+			goto out_free;
+		}
+		if (!jb || !je) {
+			err_set(e, "range[%zu].%s: required field missing", i,
+			        jb ? "end" : "begin");
+			goto out_free;
+		}
+		if (!json_uint(jb, &v[i].begin) || !json_uint(je, &v[i].end)) {
+			err_set(e,
+			        "range[%zu]: begin and end must be "
+			        "integers >= 0",
+			        i);
+			goto out_free;
+		}
+		if (v[i].begin > v[i].end) {
+			err_set(e, "range[%zu]: range begin %llu > end %llu", i,
+			        (unsigned long long)v[i].begin,
+			        (unsigned long long)v[i].end);
+			goto out_free;
+		}
+	}
+	*nout = ranges_normalize(v, n);
+	*out = v;
+	return 0;
+out_free:
+	free(v);
+	return -EINVAL;
+}
+
+/* ---- sets ---------------------------------------------------------- */
+
+static int item_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void items_free(char **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Sorts and removes duplicates in place (freeing them). */
+static size_t items_normalize(char **v, size_t n)
+{
+	size_t o = 0;
+	if (n > 1)
+		qsort(v, n, sizeof(*v), item_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (o > 0 && strcmp(v[o - 1], v[i]) == 0)
+			free(v[i]);
+		else
+			v[o++] = v[i];
+	}
+	return o;
+}
+
+/* *v += add (copies of the new items); both sorted and unique. */
+static void items_merge(char ***v, size_t *n, char *const *add, size_t nadd)
+{
+	char **a = *v, **r;
+	size_t i = 0, j = 0, o = 0;
+
+	if (nadd == 0)
+		return;
+	r = xmalloc((*n + nadd) * sizeof(*r));
+	while (i < *n || j < nadd) {
+		int c = i == *n ? 1 : j == nadd ? -1 : strcmp(a[i], add[j]);
+		if (c < 0) {
+			r[o++] = a[i++];
+		} else if (c > 0) {
+			r[o++] = xstrdup(add[j++]);
+		} else {
+			r[o++] = a[i++];
+			j++;
+		}
+	}
+	free(a);
+	*v = r;
+	*n = o;
+}
+
+/* *v -= sub (items not in *v are ignored); both sorted and unique. */
+static void items_remove(char **v, size_t *n, char *const *sub, size_t nsub)
+{
+	size_t i = 0, j = 0, o = 0;
+	while (i < *n) {
+		int c = j == nsub ? -1 : strcmp(v[i], sub[j]);
+		if (c < 0) {
+			v[o++] = v[i++];
+		} else if (c > 0) {
+			j++;
+		} else {
+			free(v[i++]);
+			j++;
+		}
+	}
+	*n = o;
+}
+
+static bool items_has(char *const *v, size_t n, const char *item)
+{
+	return n && bsearch(&item, v, n, sizeof(*v), item_cmp) != NULL;
+}
+
+static void items_format(struct buf *out, char *const *v, size_t n)
+{
+	buf_addc(out, '{');
+	for (size_t i = 0; i < n; i++)
+		buf_addf(out, "%s%s", i ? "," : "", v[i]);
+	buf_addc(out, '}');
+}
+
+static void items_write_json(struct jsonw *w, char *const *v, size_t n)
+{
+	jsonw_key(w, "set");
+	jsonw_obj_begin(w);
+	jsonw_key(w, "item");
+	jsonw_arr_begin(w);
+	for (size_t i = 0; i < n; i++)
+		jsonw_str(w, v[i]);
+	jsonw_arr_end(w);
+	jsonw_obj_end(w);
+}
+
+/* Parses "{a,b}" (braces included) into a sorted unique array. */
+static int items_parse_text(struct span s, char ***out, size_t *nout,
+                            struct err *e)
+{
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	struct span body;
+	int rc = 0;
+
+	if (s.n < 2 || s.p[s.n - 1] != '}')
+		return err_set(e, "missing '}' at the end of the set");
+	body = span_trim(span_sub(s, 1, s.n - 1));
+	while (body.n) {
+		size_t comma = span_find(body, ',');
+		struct span it = span_trim(span_sub(body, 0, comma));
+
+		if (it.n == 0) {
+			rc = err_set(e, "empty item in set");
+			goto out_free;
+		}
+		if (memchr(it.p, '{', it.n) || memchr(it.p, '}', it.n) ||
+		    memchr(it.p, '\0', it.n)) {
+			rc = err_set(e, "invalid set item '%.*s'",
+			             (int)MIN(it.n, QUOTE_MAX), it.p);
+			goto out_free;
+		}
+		ALLOC_GROW(v, n + 1, cap);
+		v[n++] = xstrndup(it.p, it.n);
+		if (comma == body.n)
+			break;
+		body = span_sub(body, comma + 1, body.n);
+		if (span_trim(body).n == 0) {
+			rc = err_set(e, "empty item in set");
+			goto out_free;
+		}
+	}
+	*nout = items_normalize(v, n);
+	*out = v;
+	return 0;
+out_free:
+	items_free(v, n);
+	return rc;
+}
+
+/* Parses {"item":[...]} (the "set" value). Messages relative to "set". */
+static int items_from_json(const json_t *obj, char ***out, size_t *nout,
+                           struct err *e)
+{
+	const json_t *arr, *it;
+	char **v;
+	size_t i, n;
+
+	if (!json_is_object(obj))
+		return err_set(e, "must be an object");
+	arr = json_object_get(obj, "item");
+	if (!arr) {
+		*out = NULL;
+		*nout = 0;
+		return 0;
+	}
+	if (!json_is_array(arr))
+		return err_set(e, "item: must be an array");
+	n = json_array_size(arr);
+	v = n ? xcalloc(n, sizeof(*v)) : NULL;
+	json_array_foreach(arr, i, it)
+	{
+		if (!json_is_string(it) || !*json_string_value(it)) {
+			items_free(v, i);
+			return err_set(e,
+			               "item[%zu]: must be a non-empty "
+			               "string",
+			               i);
+		}
+		v[i] = xstrdup(json_string_value(it));
+	}
+	*nout = items_normalize(v, n);
+	*out = v;
+	return 0;
+}
+
+/* ---- roles --------------------------------------------------------- */
+
+int role_validate(const char *role, bool allow_star, struct err *e)
+{
+	const char *p, *comp;
+
+	if (!role || !*role)
+		return err_set(e, "role must not be empty");
+	if (strcmp(role, "*") == 0) {
+		if (allow_star)
+			return 0;
+		return err_set(e, "role '*' is not allowed here");
+	}
+	for (p = role; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+		if (c <= 0x20 || c == 0x7f)
+			return err_set(e,
+			               "invalid role '%.*s': must not "
+			               "contain whitespace or control "
+			               "characters",
+			               QUOTE_MAX, role);
+	}
+	if (role[0] == '/' || p[-1] == '/')
+		return err_set(e,
+		               "invalid role '%.*s': must not start or "
+		               "end with '/'",
+		               QUOTE_MAX, role);
+	if (strstr(role, "//"))
+		return err_set(e,
+		               "invalid role '%.*s': must not contain "
+		               "'//'",
+		               QUOTE_MAX, role);
+	for (comp = role; comp; comp = strchr(comp, '/')) {
+		size_t len;
+		if (*comp == '/')
+			comp++;
+		len = strcspn(comp, "/");
+		if ((len == 1 && comp[0] == '.') ||
+		    (len == 2 && comp[0] == '.' && comp[1] == '.'))
+			return err_set(e,
+			               "invalid role '%.*s': '.' and '..' "
+			               "are not allowed as components",
+			               QUOTE_MAX, role);
+		if (len == 1 && comp[0] == '*')
+			return err_set(e,
+			               "invalid role '%.*s': '*' is not "
+			               "allowed as a component",
+			               QUOTE_MAX, role);
+		if (comp[0] == '-')
+			return err_set(e,
+			               "invalid role '%.*s': must not start "
+			               "a component with '-'",
+			               QUOTE_MAX, role);
+	}
+	return 0;
+}
+
+/* True when msg starts with a field path ("a.b[2].c") followed by ':'. */
+static bool msg_starts_with_path(const char *msg)
+{
+	const char *p = msg;
+	while (*p == '_' || *p == '.' || *p == '[' || *p == ']' ||
+	       (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+	       (*p >= '0' && *p <= '9'))
+		p++;
+	return p > msg && *p == ':' && (msg[0] < '0' || msg[0] > '9');
+}
+
+int res_err_path(struct err *e, const char *fmt, ...)
+{
+	struct buf b = BUF_INIT;
+	va_list ap;
+
+	if (!e)
+		return -EINVAL;
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	e->msg[sizeof(e->msg) - 1] = '\0';
+	if (!msg_starts_with_path(e->msg))
+		buf_adds(&b, ": ");
+	else if (e->msg[0] != '[')
+		buf_addc(&b, '.');
+	buf_adds(&b, e->msg);
+	if (b.len >= sizeof(e->msg))
+		b.len = sizeof(e->msg) - 1;
+	memcpy(e->msg, b.data, b.len);
+	e->msg[b.len] = '\0';
+	buf_release(&b);
+	return -EINVAL;
+}
+
+/* True when anc is role itself or one of its ancestors ("a" of "a/b"). */
+static bool role_is_self_or_ancestor(const char *anc, const char *role)
+{
+	size_t n = strlen(anc);
+	return strncmp(anc, role, n) == 0 &&
+	       (role[n] == '\0' || role[n] == '/');
+}
+
+/* ---- one resource -------------------------------------------------- */
+
+static void resource_release(struct resource *r)
+{
+	free(r->name);
+	free(r->ranges);
+	items_free(r->items, r->nitems);
+	free(r->role);
+	free(r->alloc_role);
+	memset(r, 0, sizeof(*r));
+}
+
+static void resource_copy(struct resource *dst, const struct resource *src)
+{
+	*dst = *src;
+	dst->name = xstrdup(src->name);
+	dst->role = xstrdup(src->role ? src->role : "*");
+	dst->alloc_role = src->alloc_role ? xstrdup(src->alloc_role) : NULL;
+	dst->ranges = NULL;
+	dst->items = NULL;
+	if (src->nranges) {
+		dst->ranges = xmalloc(src->nranges * sizeof(*dst->ranges));
+		memcpy(dst->ranges, src->ranges,
+		       src->nranges * sizeof(*dst->ranges));
+	}
+	if (src->nitems) {
+		dst->items = xmalloc(src->nitems * sizeof(*dst->items));
+		for (size_t i = 0; i < src->nitems; i++)
+			dst->items[i] = xstrdup(src->items[i]);
+	}
+}
+
+static bool resource_is_empty(const struct resource *r)
+{
+	switch (r->type) {
+	case RESOURCE_SCALAR:
+		return r->scalar <= 0;
+	case RESOURCE_RANGES:
+		return r->nranges == 0;
+	case RESOURCE_SET:
+		return r->nitems == 0;
+	}
+	return true;
+}
+
+static bool opt_streq(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool resource_matches(const struct resource *a, const struct resource *b)
+{
+	return a->type == b->type && strcmp(a->name, b->name) == 0 &&
+	       opt_streq(a->role, b->role) &&
+	       opt_streq(a->alloc_role, b->alloc_role);
+}
+
+/* d += s for matching resources. */
+static void resource_merge(struct resource *d, const struct resource *s)
+{
+	switch (d->type) {
+	case RESOURCE_SCALAR:
+		d->scalar = sat_add(d->scalar, s->scalar);
+		break;
+	case RESOURCE_RANGES:
+		ranges_merge(&d->ranges, &d->nranges, s->ranges, s->nranges);
+		break;
+	case RESOURCE_SET:
+		items_merge(&d->items, &d->nitems, s->items, s->nitems);
+		break;
+	}
+}
+
+static bool resource_is_reserved(const struct resource *r)
+{
+	return r->role && strcmp(r->role, "*") != 0;
+}
+
+static const char *const resource_type_names[] = {"SCALAR", "RANGES", "SET"};
+
+/* Appends "name(role)(allocated: a):value" to out. */
+static void resource_format(struct buf *out, const struct resource *r)
+{
+	buf_adds(out, r->name);
+	if (resource_is_reserved(r))
+		buf_addf(out, "(%s)", r->role);
+	if (r->alloc_role)
+		buf_addf(out, "(allocated: %s)", r->alloc_role);
+	buf_addc(out, ':');
+	switch (r->type) {
+	case RESOURCE_SCALAR: {
+		char num[32];
+		buf_add(out, num, milli_format(num, r->scalar));
+		break;
+	}
+	case RESOURCE_RANGES:
+		ranges_format(out, r->ranges, r->nranges);
+		break;
+	case RESOURCE_SET:
+		items_format(out, r->items, r->nitems);
+		break;
+	}
+}
+
+/* ---- collections --------------------------------------------------- */
+
+void resources_init(struct resources *r)
+{
+	r->v = NULL;
+	r->n = 0;
+	r->cap = 0;
+}
+
+void resources_release(struct resources *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		resource_release(&r->v[i]);
+	free(r->v);
+	resources_init(r);
+}
+
+void resources_copy(struct resources *dst, const struct resources *src)
+{
+	resources_init(dst);
+	if (!src->n)
+		return;
+	dst->v = xmalloc(src->n * sizeof(*dst->v));
+	dst->cap = src->n;
+	for (size_t i = 0; i < src->n; i++)
+		resource_copy(&dst->v[i], &src->v[i]);
+	dst->n = src->n;
+}
+
+bool resources_is_empty(const struct resources *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (!resource_is_empty(&r->v[i]))
+			return false;
+	return true;
+}
+
+static struct resource *resources_find(struct resources *rs,
+                                       const struct resource *x)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (resource_matches(&rs->v[i], x))
+			return &rs->v[i];
+	return NULL;
+}
+
+/* Adds r to rs, taking ownership of r's contents (r is left zeroed). */
+static void resources_add_take(struct resources *rs, struct resource *r)
+{
+	struct resource *d;
+
+	if (resource_is_empty(r)) {
+		resource_release(r);
+		return;
+	}
+	d = resources_find(rs, r);
+	if (d) {
+		resource_merge(d, r);
+		resource_release(r);
+		return;
+	}
+	ALLOC_GROW(rs->v, rs->n + 1, rs->cap);
+	rs->v[rs->n++] = *r;
+	memset(r, 0, sizeof(*r));
+}
+
+/* Adds a copy of r to rs. */
+static void resources_add_one(struct resources *rs, const struct resource *r)
+{
+	struct resource *d;
+
+	if (resource_is_empty(r))
+		return;
+	d = resources_find(rs, r);
+	if (d) {
+		resource_merge(d, r);
+		return;
+	}
+	ALLOC_GROW(rs->v, rs->n + 1, rs->cap);
+	resource_copy(&rs->v[rs->n++], r);
+}
+
+void resources_add(struct resources *dst, const struct resources *src)
+{
+	if (dst == src) {
+		struct resources tmp;
+		resources_copy(&tmp, src);
+		resources_add(dst, &tmp);
+		resources_release(&tmp);
+		return;
+	}
+	for (size_t i = 0; i < src->n; i++)
+		resources_add_one(dst, &src->v[i]);
+}
+
+/* Moves all of src into dst and leaves src empty. */
+static void resources_add_all_take(struct resources *dst, struct resources *src)
+{
+	if (dst->n == 0) {
+		free(dst->v);
+		*dst = *src;
+		resources_init(src);
+		return;
+	}
+	for (size_t i = 0; i < src->n; i++)
+		resources_add_take(dst, &src->v[i]);
+	free(src->v);
+	resources_init(src);
+}
+
+/* True when some entry of r before index i matches r->v[i]. */
+static bool has_earlier_match(const struct resources *r, size_t i)
+{
+	for (size_t k = 0; k < i; k++)
+		if (resource_matches(&r->v[k], &r->v[i]))
+			return true;
+	return false;
+}
+
+/* Sum of the scalars of the entries of r from index from matching x. */
+static int64_t scalar_sum(const struct resources *r, size_t from,
+                          const struct resource *x)
+{
+	int64_t s = 0;
+	for (size_t k = from; k < r->n; k++)
+		if (resource_matches(&r->v[k], x))
+			s = sat_add(s, r->v[k].scalar);
+	return s;
+}
+
+/* True when [lo, hi] is covered by the union of a's entries matching x. */
+static bool range_covered(const struct resources *a, const struct resource *x,
+                          uint64_t lo, uint64_t hi)
+{
+	uint64_t p = lo;
+	for (;;) {
+		bool moved = false;
+		for (size_t k = 0; k < a->n; k++) {
+			const struct resource *d = &a->v[k];
+			size_t j;
+			if (!resource_matches(d, x))
+				continue;
+			j = ranges_find(d->ranges, d->nranges, p);
+			if (j == d->nranges)
+				continue;
+			if (d->ranges[j].end >= hi)
+				return true;
+			p = d->ranges[j].end + 1;
+			moved = true;
+		}
+		if (!moved)
+			return false;
+	}
+}
+
+static bool item_covered(const struct resources *a, const struct resource *x,
+                         const char *item)
+{
+	for (size_t k = 0; k < a->n; k++)
+		if (resource_matches(&a->v[k], x) &&
+		    items_has(a->v[k].items, a->v[k].nitems, item))
+			return true;
+	return false;
+}
+
+bool resources_contains(const struct resources *a, const struct resources *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		const struct resource *x = &b->v[i];
+
+		if (has_earlier_match(b, i))
+			continue;
+		switch (x->type) {
+		case RESOURCE_SCALAR:
+			if (scalar_sum(b, i, x) > scalar_sum(a, 0, x))
+				return false;
+			break;
+		case RESOURCE_RANGES:
+			for (size_t k = i; k < b->n; k++) {
+				const struct resource *y = &b->v[k];
+				if (!resource_matches(y, x))
+					continue;
+				for (size_t j = 0; j < y->nranges; j++)
+					if (!range_covered(a, x,
+					                   y->ranges[j].begin,
+					                   y->ranges[j].end))
+						return false;
+			}
+			break;
+		case RESOURCE_SET:
+			for (size_t k = i; k < b->n; k++) {
+				const struct resource *y = &b->v[k];
+				if (!resource_matches(y, x))
+					continue;
+				for (size_t j = 0; j < y->nitems; j++)
+					if (!item_covered(a, x, y->items[j]))
+						return false;
+			}
+			break;
+		}
+	}
+	return true;
+}
+
+/* Removes entries that became empty, keeping the order of the others. */
+static void resources_compact(struct resources *r)
+{
+	size_t o = 0;
+	for (size_t i = 0; i < r->n; i++) {
+		if (resource_is_empty(&r->v[i]))
+			resource_release(&r->v[i]);
+		else
+			r->v[o++] = r->v[i];
+	}
+	r->n = o;
+}
+
+int resources_subtract(struct resources *dst, const struct resources *src)
+{
+	if (dst == src) {
+		resources_release(dst);
+		return 0;
+	}
+	if (!resources_contains(dst, src))
+		return -EINVAL;
+	/* Contained, so every step below succeeds. */
+	for (size_t i = 0; i < src->n; i++) {
+		const struct resource *x = &src->v[i];
+		int64_t left = x->scalar;
+
+		for (size_t k = 0; k < dst->n; k++) {
+			struct resource *d = &dst->v[k];
+			if (!resource_matches(d, x))
+				continue;
+			switch (x->type) {
+			case RESOURCE_SCALAR: {
+				int64_t take = MIN(d->scalar, left);
+				d->scalar -= take;
+				left -= take;
+				break;
+			}
+			case RESOURCE_RANGES:
+				ranges_remove(&d->ranges, &d->nranges,
+				              x->ranges, x->nranges);
+				break;
+			case RESOURCE_SET:
+				items_remove(d->items, &d->nitems, x->items,
+				             x->nitems);
+				break;
+			}
+		}
+	}
+	resources_compact(dst);
+	return 0;
+}
+
+int64_t resources_scalar(const struct resources *r, const char *name)
+{
+	int64_t s = 0;
+	for (size_t i = 0; i < r->n; i++)
+		if (r->v[i].type == RESOURCE_SCALAR &&
+		    strcmp(r->v[i].name, name) == 0)
+			s = sat_add(s, r->v[i].scalar);
+	return s;
+}
+
+void resources_set_alloc_role(struct resources *r, const char *role)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		free(r->v[i].alloc_role);
+		r->v[i].alloc_role = role ? xstrdup(role) : NULL;
+	}
+	/* entries that differed only in alloc_role now match: merge them */
+	for (size_t i = 0; i < r->n; i++) {
+		for (size_t k = i + 1; k < r->n;) {
+			if (resource_matches(&r->v[i], &r->v[k])) {
+				resource_merge(&r->v[i], &r->v[k]);
+				resource_release(&r->v[k]);
+				memmove(&r->v[k], &r->v[k + 1],
+				        (r->n - k - 1) * sizeof(r->v[0]));
+				r->n--;
+			} else {
+				k++;
+			}
+		}
+	}
+}
+
+void resources_allocatable_to(struct resources *out, const struct resources *r,
+                              const char *role)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const struct resource *x = &r->v[i];
+		if (!resource_is_reserved(x) ||
+		    (role && role_is_self_or_ancestor(x->role, role)))
+			resources_add_one(out, x);
+	}
+}
+
+void resources_scalars_by_name(struct resources *out, const struct resources *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		const struct resource *x = &r->v[i];
+		struct resource key = {0};
+		struct resource *d;
+
+		if (x->type != RESOURCE_SCALAR || x->scalar <= 0)
+			continue;
+		key.name = x->name;
+		key.type = RESOURCE_SCALAR;
+		key.role = (char *)"*";
+		d = resources_find(out, &key);
+		if (d) {
+			d->scalar = sat_add(d->scalar, x->scalar);
+			continue;
+		}
+		ALLOC_GROW(out->v, out->n + 1, out->cap);
+		d = &out->v[out->n++];
+		memset(d, 0, sizeof(*d));
+		d->name = xstrdup(x->name);
+		d->type = RESOURCE_SCALAR;
+		d->scalar = x->scalar;
+		d->role = xstrdup("*");
+	}
+}
+
+/* ---- text form ----------------------------------------------------- */
+
+/* Characters that may not appear in a resource or attribute name. */
+static bool name_char_ok(char c)
+{
+	return (unsigned char)c > 0x20 && c != 0x7f && !strchr("();:[]{},", c);
+}
+
+static int name_check(struct span name, struct err *e)
+{
+	if (name.n == 0)
+		return err_set(e, "name must not be empty");
+	for (size_t i = 0; i < name.n; i++)
+		if (!name_char_ok(name.p[i]))
+			return err_set(e,
+			               "invalid character '%c' in name "
+			               "'%.*s'",
+			               name.p[i], (int)MIN(name.n, QUOTE_MAX),
+			               name.p);
+	return 0;
+}
+
+/*
+ * Parses a value of the text form into r (type and value): "[..]" ranges,
+ * "{..}" set, else a scalar.
+ */
+static int resource_value_parse(struct resource *r, struct span v,
+                                struct err *e)
+{
+	double d;
+
+	if (v.n == 0)
+		return err_set(e, "missing value after ':'");
+	if (v.p[0] == '[') {
+		r->type = RESOURCE_RANGES;
+		return ranges_parse_text(v, &r->ranges, &r->nranges, e);
+	}
+	if (v.p[0] == '{') {
+		r->type = RESOURCE_SET;
+		return items_parse_text(v, &r->items, &r->nitems, e);
+	}
+	r->type = RESOURCE_SCALAR;
+	if (!decimal_parse(v, &d))
+		return err_set(e,
+		               "expected a number, [begin-end,...] ranges "
+		               "or a {a,b,...} set, got '%.*s'",
+		               (int)MIN(v.n, QUOTE_MAX), v.p);
+	return scalar_check(d, NULL, &r->scalar, e);
+}
+
+/* Parses one "name(role):value" item into r (zeroed on entry). */
+static int resource_item_parse(struct resource *r, struct span item,
+                               const char *def_role, struct err *e)
+{
+	size_t i = 0;
+	struct span name, rest;
+	int rc;
+
+	while (i < item.n && item.p[i] != '(' && item.p[i] != ':')
+		i++;
+	if (i == item.n)
+		return err_set(e, "missing ':' between name and value");
+	name = span_trim(span_sub(item, 0, i));
+	if ((rc = name_check(name, e)))
+		return rc;
+	r->name = xstrndup(name.p, name.n);
+	rest = span_sub(item, i, item.n);
+	if (rest.p[0] == '(') {
+		size_t close = span_find(rest, ')');
+		if (close == rest.n)
+			return err_set(e, "missing ')' after the role");
+		r->role = xstrndup(rest.p + 1, close - 1);
+		if ((rc = role_validate(r->role, true, e)))
+			return rc;
+		rest = span_trim(span_sub(rest, close + 1, rest.n));
+		if (rest.n == 0 || rest.p[0] != ':')
+			return err_set(e, "expected ':' after the role");
+	} else {
+		r->role = xstrdup(def_role);
+	}
+	/* rest.p[0] is the ':' */
+	return resource_value_parse(r, span_trim(span_sub(rest, 1, rest.n)), e);
+}
+
+static int resources_from_json_role(struct resources *out, const json_t *arr,
+                                    const char *def_role, struct err *e);
+
+int resources_parse_text(struct resources *out, const char *text,
+                         const char *default_role, struct err *e)
+{
+	struct resources tmp;
+	const char *def = default_role ? default_role : "*";
+	struct span all = {text, strlen(text)};
+	int rc = 0, item = 0, nitems = 0;
+
+	if ((rc = role_validate(def, true, e)))
+		return err_prefix(e, "default role");
+	if ((rc = utf8_check(text, e)))
+		return rc;
+	if (span_trim(all).n && span_trim(all).p[0] == '[') {
+		json_error_t jerr;
+		json_t *arr = json_loads(text, 0, &jerr);
+		if (!arr)
+			return err_set(e,
+			               "invalid JSON at line %d, column "
+			               "%d: %s",
+			               jerr.line, jerr.column, jerr.text);
+		rc = resources_from_json_role(out, arr, def, e);
+		json_decref(arr);
+		return rc;
+	}
+	resources_init(&tmp);
+	for (;;) {
+		size_t semi = span_find(all, ';');
+		struct span it = span_trim(span_sub(all, 0, semi));
+		struct resource r = {0};
+
+		item++;
+		if (it.n && ++nitems > RES_MAX_ENTRIES) {
+			rc = err_set(e, "at most %d items are supported",
+			             RES_MAX_ENTRIES);
+			goto out_release;
+		}
+		if (it.n) {
+			if ((rc = resource_item_parse(&r, it, def, e))) {
+				resource_release(&r);
+				err_prefix(e, "item %d '%.*s'", item,
+				           (int)MIN(it.n, QUOTE_MAX), it.p);
+				goto out_release;
+			}
+			resources_add_take(&tmp, &r);
+		}
+		if (semi == all.n)
+			break;
+		all = span_sub(all, semi + 1, all.n);
+	}
+	resources_add_all_take(out, &tmp);
+out_release:
+	resources_release(&tmp);
+	return rc;
+}
+
+void resources_format(struct buf *out, const struct resources *r)
+{
+	buf_grow(out, 0); /* "" rather than NULL for no resources */
+	for (size_t i = 0; i < r->n; i++) {
+		if (i)
+			buf_addc(out, ';');
+		resource_format(out, &r->v[i]);
+	}
+}
+
+/* ---- JSON form ----------------------------------------------------- */
+
+/* Reads an optional string field; error when present but not a string. */
+static int json_opt_str(const json_t *obj, const char *key, const char **out,
+                        struct err *e)
+{
+	const json_t *v = json_object_get(obj, key);
+	*out = NULL;
+	if (!v)
+		return 0;
+	if (!json_is_string(v))
+		return err_set(e, "%s: must be a string", key);
+	*out = json_string_value(v);
+	return 0;
+}
+
+/*
+ * The role of a Resource: the last reservation's, else "role", else
+ * def_role.
+ */
+static int resource_role_from_json(struct resource *r, const json_t *obj,
+                                   const char *def_role, struct err *e)
+{
+	const json_t *res = json_object_get(obj, "reservations");
+	const char *role = NULL;
+	int rc;
+
+	if ((rc = json_opt_str(obj, "role", &role, e)))
+		return rc;
+	if (role && (rc = role_validate(role, true, e)))
+		return res_err_path(e, "role");
+	if (res && !json_is_array(res))
+		return err_set(e, "reservations: must be an array");
+	for (size_t k = 0; res && k < json_array_size(res); k++) {
+		const json_t *ri = json_array_get(res, k);
+		const json_t *rr = json_object_get(ri, "role");
+		if (!json_is_object(ri))
+			return err_set(e,
+			               "reservations[%zu]: must be an "
+			               "object",
+			               k);
+		if (!rr)
+			return err_set(e,
+			               "reservations[%zu].role: required "
+			               "field missing",
+			               k);
+		if (!json_is_string(rr))
+			return err_set(e,
+			               "reservations[%zu].role: must be a "
+			               "string",
+			               k);
+		role = json_string_value(rr);
+		if ((rc = role_validate(role, false, e)))
+			return res_err_path(e, "reservations[%zu].role", k);
+	}
+	r->role = xstrdup(role ? role : def_role);
+	return 0;
+}
+
+/* Parses one Resource object into r (zeroed on entry). */
+static int resource_from_json(struct resource *r, const json_t *obj,
+                              const char *def_role, struct err *e)
+{
+	const json_t *jt, *jv, *ai;
+	const char *name, *type;
+	int rc;
+
+	if (!json_is_object(obj))
+		return err_set(e, "must be an object");
+	if (!json_object_get(obj, "name"))
+		return err_set(e, "name: required field missing");
+	if ((rc = json_opt_str(obj, "name", &name, e)))
+		return rc;
+	{
+		struct span s = {name, strlen(name)};
+		if ((rc = name_check(s, e)))
+			return res_err_path(e, "name");
+	}
+	r->name = xstrdup(name);
+	jt = json_object_get(obj, "type");
+	if (!jt)
+		return err_set(e, "type: required field missing");
+	if (!json_is_string(jt))
+		return err_set(e, "type: must be a string");
+	type = json_string_value(jt);
+	if (strcmp(type, "SCALAR") == 0) {
+		double d;
+		const char *text;
+		r->type = RESOURCE_SCALAR;
+		jv = json_object_get(obj, "scalar");
+		if (!jv)
+			return err_set(e, "scalar: required for type SCALAR");
+		if (!json_is_object(jv))
+			return err_set(e, "scalar: must be an object");
+		jv = json_object_get(jv, "value");
+		if (!jv)
+			return err_set(e, "scalar.value: required field "
+			                  "missing");
+		if (!json_double(jv, &d, &text))
+			return err_set(e, "scalar.value: must be a number");
+		if ((rc = scalar_check(d, text, &r->scalar, e)))
+			return res_err_path(e, "scalar.value");
+	} else if (strcmp(type, "RANGES") == 0) {
+		r->type = RESOURCE_RANGES;
+		jv = json_object_get(obj, "ranges");
+		if (!jv)
+			return err_set(e, "ranges: required for type RANGES");
+		if ((rc = ranges_from_json(jv, &r->ranges, &r->nranges, e)))
+			return res_err_path(e, "ranges");
+	} else if (strcmp(type, "SET") == 0) {
+		r->type = RESOURCE_SET;
+		jv = json_object_get(obj, "set");
+		if (!jv)
+			return err_set(e, "set: required for type SET");
+		if ((rc = items_from_json(jv, &r->items, &r->nitems, e)))
+			return res_err_path(e, "set");
+	} else {
+		return err_set(e,
+		               "type: unknown value '%.*s' (expected "
+		               "SCALAR, RANGES or SET)",
+		               QUOTE_MAX, type);
+	}
+	if ((rc = resource_role_from_json(r, obj, def_role, e)))
+		return rc;
+	ai = json_object_get(obj, "allocation_info");
+	if (ai) {
+		const char *ar;
+		if (!json_is_object(ai))
+			return err_set(e, "allocation_info: must be an object");
+		if ((rc = json_opt_str(ai, "role", &ar, e)))
+			return res_err_path(e, "allocation_info");
+		if (ar && (rc = role_validate(ar, true, e)))
+			return res_err_path(e, "allocation_info.role");
+		r->alloc_role = ar ? xstrdup(ar) : NULL;
+	}
+	return 0;
+}
+
+int resources_from_json(struct resources *out, const json_t *arr, struct err *e)
+{
+	return resources_from_json_role(out, arr, "*", e);
+}
+
+static int resources_from_json_role(struct resources *out, const json_t *arr,
+                                    const char *def_role, struct err *e)
+{
+	struct resources tmp;
+	const json_t *obj;
+	size_t i;
+	int rc = 0;
+
+	if (!json_is_array(arr))
+		return err_set(e, "resources: must be an array");
+	if (json_array_size(arr) > RES_MAX_ENTRIES)
+		return err_set(e,
+		               "resources: at most %d entries are "
+		               "supported, got %zu",
+		               RES_MAX_ENTRIES, json_array_size(arr));
+	resources_init(&tmp);
+	json_array_foreach(arr, i, obj)
+	{
+		struct resource r = {0};
+		if ((rc = resource_from_json(&r, obj, def_role, e))) {
+			resource_release(&r);
+			res_err_path(e, "resources[%zu]", i);
+			goto out_release;
+		}
+		resources_add_take(&tmp, &r);
+	}
+	resources_add_all_take(out, &tmp);
+out_release:
+	resources_release(&tmp);
+	return rc;
+}
+
+/* Writes milli-units as an exact JSON number. */
+static void jsonw_milli(struct jsonw *w, int64_t milli)
+{
+	char num[32];
+	jsonw_raw(w, num, milli_format(num, milli));
+}
+
+static void resource_write_json(struct jsonw *w, const struct resource *r)
+{
+	jsonw_obj_begin(w);
+	jsonw_kstr(w, "name", r->name);
+	jsonw_kstr(w, "type", resource_type_names[r->type]);
+	switch (r->type) {
+	case RESOURCE_SCALAR:
+		jsonw_key(w, "scalar");
+		jsonw_obj_begin(w);
+		jsonw_key(w, "value");
+		jsonw_milli(w, r->scalar);
+		jsonw_obj_end(w);
+		break;
+	case RESOURCE_RANGES:
+		ranges_write_json(w, r->ranges, r->nranges);
+		break;
+	case RESOURCE_SET:
+		items_write_json(w, r->items, r->nitems);
+		break;
+	}
+	jsonw_kstr(w, "role", r->role ? r->role : "*");
+	if (resource_is_reserved(r)) {
+		jsonw_key(w, "reservations");
+		jsonw_arr_begin(w);
+		jsonw_obj_begin(w);
+		jsonw_kstr(w, "type", "STATIC");
+		jsonw_kstr(w, "role", r->role);
+		jsonw_obj_end(w);
+		jsonw_arr_end(w);
+	}
+	if (r->alloc_role) {
+		jsonw_key(w, "allocation_info");
+		jsonw_obj_begin(w);
+		jsonw_kstr(w, "role", r->alloc_role);
+		jsonw_obj_end(w);
+	}
+	jsonw_obj_end(w);
+}
+
+void resources_write_json(struct jsonw *w, const struct resources *r)
+{
+	jsonw_arr_begin(w);
+	for (size_t i = 0; i < r->n; i++)
+		resource_write_json(w, &r->v[i]);
+	jsonw_arr_end(w);
+}
+
+/* ---- attributes ---------------------------------------------------- */
+
+static const char *const attribute_type_names[] = {"TEXT", "SCALAR", "RANGES",
+                                                   "SET"};
+
+static void attribute_release(struct attribute *a)
+{
+	free(a->name);
+	free(a->text);
+	free(a->ranges);
+	items_free(a->items, a->nitems);
+	memset(a, 0, sizeof(*a));
+}
+
+void attributes_init(struct attributes *a)
+{
+	a->v = NULL;
+	a->n = 0;
+	a->cap = 0;
+}
+
+void attributes_release(struct attributes *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		attribute_release(&a->v[i]);
+	free(a->v);
+	attributes_init(a);
+}
+
+void attributes_copy(struct attributes *dst, const struct attributes *src)
+{
+	attributes_init(dst);
+	if (!src->n)
+		return;
+	dst->v = xcalloc(src->n, sizeof(*dst->v));
+	dst->cap = dst->n = src->n;
+	for (size_t i = 0; i < src->n; i++) {
+		const struct attribute *s = &src->v[i];
+		struct attribute *d = &dst->v[i];
+		*d = *s;
+		d->name = xstrdup(s->name);
+		d->text = s->text ? xstrdup(s->text) : NULL;
+		d->ranges = NULL;
+		d->items = NULL;
+		if (s->nranges) {
+			d->ranges = xmalloc(s->nranges * sizeof(*d->ranges));
+			memcpy(d->ranges, s->ranges,
+			       s->nranges * sizeof(*d->ranges));
+		}
+		if (s->nitems) {
+			d->items = xmalloc(s->nitems * sizeof(*d->items));
+			for (size_t k = 0; k < s->nitems; k++)
+				d->items[k] = xstrdup(s->items[k]);
+		}
+	}
+}
+
+static void attributes_append_take(struct attributes *as, struct attribute *a)
+{
+	ALLOC_GROW(as->v, as->n + 1, as->cap);
+	as->v[as->n++] = *a;
+	memset(a, 0, sizeof(*a));
+}
+
+/* Attribute scalars may be negative; the magnitude is still bounded. */
+static int attribute_scalar_check(double d, const char *text, int64_t *out,
+                                  struct err *e)
+{
+	if (!isfinite(d) || fabs(d) > (double)(RES_SCALAR_MAX / RES_SCALE)) {
+		if (text)
+			return err_set(e,
+			               "must be a finite number of at most "
+			               "%lld in magnitude, got '%.*s'",
+			               (long long)(RES_SCALAR_MAX / RES_SCALE),
+			               QUOTE_MAX, text);
+		return err_set(e,
+		               "must be a finite number of at most %lld "
+		               "in magnitude, got %g",
+		               (long long)(RES_SCALAR_MAX / RES_SCALE), d);
+	}
+	*out = res_from_double(d);
+	return 0;
+}
+
+static int attribute_item_parse(struct attribute *a, struct span item,
+                                struct err *e)
+{
+	size_t colon = span_find(item, ':');
+	struct span name, v;
+	double d;
+	int rc;
+
+	if (colon == item.n)
+		return err_set(e, "missing ':' between name and value");
+	name = span_trim(span_sub(item, 0, colon));
+	if ((rc = name_check(name, e)))
+		return rc;
+	a->name = xstrndup(name.p, name.n);
+	v = span_trim(span_sub(item, colon + 1, item.n));
+	if (v.n == 0)
+		return err_set(e, "missing value after ':'");
+	if (v.p[0] == '[') {
+		a->type = ATTRIBUTE_RANGES;
+		return ranges_parse_text(v, &a->ranges, &a->nranges, e);
+	}
+	if (v.p[0] == '{') {
+		a->type = ATTRIBUTE_SET;
+		return items_parse_text(v, &a->items, &a->nitems, e);
+	}
+	if (decimal_parse(v, &d)) {
+		a->type = ATTRIBUTE_SCALAR;
+		return attribute_scalar_check(d, NULL, &a->scalar, e);
+	}
+	a->type = ATTRIBUTE_TEXT;
+	a->text = xstrndup(v.p, v.n);
+	return 0;
+}
+
+int attributes_parse_text(struct attributes *out, const char *text,
+                          struct err *e)
+{
+	struct attributes tmp;
+	struct span all = {text, strlen(text)};
+	int rc = 0, item = 0;
+
+	if ((rc = utf8_check(text, e)))
+		return rc;
+	attributes_init(&tmp);
+	while (all.n) {
+		size_t semi = span_find(all, ';');
+		struct span it = span_trim(span_sub(all, 0, semi));
+		struct attribute a = {0};
+
+		item++;
+		if (it.n) {
+			if ((rc = attribute_item_parse(&a, it, e))) {
+				attribute_release(&a);
+				err_prefix(e, "item %d '%.*s'", item,
+				           (int)MIN(it.n, QUOTE_MAX), it.p);
+				goto out_release;
+			}
+			attributes_append_take(&tmp, &a);
+		}
+		if (semi == all.n)
+			break;
+		all = span_sub(all, semi + 1, all.n);
+	}
+	for (size_t i = 0; i < tmp.n; i++)
+		attributes_append_take(out, &tmp.v[i]);
+out_release:
+	attributes_release(&tmp);
+	return rc;
+}
+
+static int attribute_from_json(struct attribute *a, const json_t *obj,
+                               struct err *e)
+{
+	const json_t *jt, *jv;
+	const char *name, *type;
+	int rc;
+
+	if (!json_is_object(obj))
+		return err_set(e, "must be an object");
+	if (!json_object_get(obj, "name"))
+		return err_set(e, "name: required field missing");
+	if ((rc = json_opt_str(obj, "name", &name, e)))
+		return rc;
+	if (!*name)
+		return err_set(e, "name: must not be empty");
+	a->name = xstrdup(name);
+	jt = json_object_get(obj, "type");
+	if (!jt)
+		return err_set(e, "type: required field missing");
+	if (!json_is_string(jt))
+		return err_set(e, "type: must be a string");
+	type = json_string_value(jt);
+	if (strcmp(type, "TEXT") == 0) {
+		a->type = ATTRIBUTE_TEXT;
+		jv = json_object_get(json_object_get(obj, "text"), "value");
+		if (!jv)
+			return err_set(e, "text.value: required field missing");
+		if (!json_is_string(jv))
+			return err_set(e, "text.value: must be a string");
+		a->text = xstrdup(json_string_value(jv));
+	} else if (strcmp(type, "SCALAR") == 0) {
+		double d;
+		const char *t;
+		a->type = ATTRIBUTE_SCALAR;
+		jv = json_object_get(json_object_get(obj, "scalar"), "value");
+		if (!jv)
+			return err_set(e, "scalar.value: required field "
+			                  "missing");
+		if (!json_double(jv, &d, &t))
+			return err_set(e, "scalar.value: must be a number");
+		if ((rc = attribute_scalar_check(d, t, &a->scalar, e)))
+			return res_err_path(e, "scalar.value");
+	} else if (strcmp(type, "RANGES") == 0) {
+		a->type = ATTRIBUTE_RANGES;
+		jv = json_object_get(obj, "ranges");
+		if (!jv)
+			return err_set(e, "ranges: required for type RANGES");
+		if ((rc = ranges_from_json(jv, &a->ranges, &a->nranges, e)))
+			return res_err_path(e, "ranges");
+	} else if (strcmp(type, "SET") == 0) {
+		a->type = ATTRIBUTE_SET;
+		jv = json_object_get(obj, "set");
+		if (!jv)
+			return err_set(e, "set: required for type SET");
+		if ((rc = items_from_json(jv, &a->items, &a->nitems, e)))
+			return res_err_path(e, "set");
+	} else {
+		return err_set(e,
+		               "type: unknown value '%.*s' (expected "
+		               "TEXT, SCALAR, RANGES or SET)",
+		               QUOTE_MAX, type);
+	}
+	return 0;
+}
+
+int attributes_from_json(struct attributes *out, const json_t *arr,
+                         struct err *e)
+{
+	struct attributes tmp;
+	const json_t *obj;
+	size_t i;
+	int rc = 0;
+
+	if (!json_is_array(arr))
+		return err_set(e, "attributes: must be an array");
+	attributes_init(&tmp);
+	json_array_foreach(arr, i, obj)
+	{
+		struct attribute a = {0};
+		if ((rc = attribute_from_json(&a, obj, e))) {
+			attribute_release(&a);
+			res_err_path(e, "attributes[%zu]", i);
+			goto out_release;
+		}
+		attributes_append_take(&tmp, &a);
+	}
+	for (i = 0; i < tmp.n; i++)
+		attributes_append_take(out, &tmp.v[i]);
+out_release:
+	attributes_release(&tmp);
+	return rc;
+}
+
+void attributes_write_json(struct jsonw *w, const struct attributes *as)
+{
+	jsonw_arr_begin(w);
+	for (size_t i = 0; i < as->n; i++) {
+		const struct attribute *a = &as->v[i];
+		jsonw_obj_begin(w);
+		jsonw_kstr(w, "name", a->name);
+		jsonw_kstr(w, "type", attribute_type_names[a->type]);
+		switch (a->type) {
+		case ATTRIBUTE_TEXT:
+			jsonw_key(w, "text");
+			jsonw_obj_begin(w);
+			jsonw_kstr(w, "value", a->text);
+			jsonw_obj_end(w);
+			break;
+		case ATTRIBUTE_SCALAR:
+			jsonw_key(w, "scalar");
+			jsonw_obj_begin(w);
+			jsonw_key(w, "value");
+			jsonw_milli(w, a->scalar);
+			jsonw_obj_end(w);
+			break;
+		case ATTRIBUTE_RANGES:
+			ranges_write_json(w, a->ranges, a->nranges);
+			break;
+		case ATTRIBUTE_SET:
+			items_write_json(w, a->items, a->nitems);
+			break;
+		}
+		jsonw_obj_end(w);
+	}
+	jsonw_arr_end(w);
+}
+
+void attributes_format(struct buf *out, const struct attributes *as)
+{
+	buf_grow(out, 0);
+	for (size_t i = 0; i < as->n; i++) {
+		const struct attribute *a = &as->v[i];
+		if (i)
+			buf_addc(out, ';');
+		buf_addf(out, "%s:", a->name);
+		switch (a->type) {
+		case ATTRIBUTE_TEXT:
+			buf_adds(out, a->text);
+			break;
+		case ATTRIBUTE_SCALAR: {
+			char num[32];
+			buf_add(out, num, milli_format(num, a->scalar));
+			break;
+		}
+		case ATTRIBUTE_RANGES:
+			ranges_format(out, a->ranges, a->nranges);
+			break;
+		case ATTRIBUTE_SET:
+			items_format(out, a->items, a->nitems);
+			break;
+		}
+	}
+}
+
+const struct attribute *attributes_find(const struct attributes *a,
+                                        const char *name)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i].name, name) == 0)
+			return &a->v[i];
+	return NULL;
+}

@@ -1,0 +1,280 @@
+/*
+ * test_jsonw.c: the streaming JSON writer: string escaping (including
+ * invalid UTF-8), nesting and separators, numbers, and that everything it
+ * writes is accepted by jansson.
+ */
+#include "lib/compat.h"
+
+#include <math.h>
+#include <setjmp.h>
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "lib/buf.h"
+#include "lib/jsonw.h"
+
+/* The escaped form of n bytes of s, as a heap string. */
+static char *escape(const char *s, size_t n)
+{
+	struct buf b = BUF_INIT;
+	jsonw_escape(&b, s, n);
+	return buf_detach(&b, NULL);
+}
+
+/* Parses text with jansson (any value), failing the test if invalid. */
+static json_t *must_parse(const char *text)
+{
+	json_error_t jerr;
+	json_t *j = json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+	if (!j)
+		fail_msg("jansson rejects %s: %s", text, jerr.text);
+	return j;
+}
+
+static void test_escape_table(void **state)
+{
+	static const struct {
+		const char *in;
+		size_t n;
+		const char *want;
+	} cases[] = {
+	    {"", 0, "\"\""},
+	    {"plain", 5, "\"plain\""},
+	    {"a\"b", 3, "\"a\\\"b\""},
+	    {"a\\b", 3, "\"a\\\\b\""},
+	    {"\n\r\t\b\f", 5, "\"\\n\\r\\t\\b\\f\""},
+	    {"\x01\x1f", 2, "\"\\u0001\\u001f\""},
+	    {"a\0b", 3, "\"a\\u0000b\""},
+	    {"\x7f", 1, "\"\x7f\""},
+	    {"/", 1, "\"/\""},
+	    /* valid multibyte sequences are kept */
+	    {"\xc3\xa9", 2, "\"\xc3\xa9\""},
+	    {"\xe2\x82\xac", 3, "\"\xe2\x82\xac\""},
+	    {"\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\""},
+	    {"\xf4\x8f\xbf\xbf", 4, "\"\xf4\x8f\xbf\xbf\""},
+	    /* invalid UTF-8 becomes U+FFFD, one per bad byte */
+	    {"\x80", 1, "\"\\ufffd\""},
+	    {"\xff", 1, "\"\\ufffd\""},
+	    {"a\xc3", 2, "\"a\\ufffd\""},
+	    {"\xc3(", 2, "\"\\ufffd(\""},
+	    {"\xc0\x80", 2, "\"\\ufffd\\ufffd\""},
+	    {"\xe0\x80\xaf", 3, "\"\\ufffd\\ufffd\\ufffd\""},
+	    {"\xed\xa0\x80", 3, "\"\\ufffd\\ufffd\\ufffd\""},
+	    {"\xf4\x90\x80\x80", 4, "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},
+	    {"\xe2\x82", 2, "\"\\ufffd\\ufffd\""},
+	    {"ok\xfe\xc3\xa9", 5, "\"ok\\ufffd\xc3\xa9\""},
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *got = escape(cases[i].in, cases[i].n);
+		if (strcmp(got, cases[i].want))
+			fail_msg("case %zu: got %s, want %s", i, got,
+			         cases[i].want);
+		json_decref(must_parse(got));
+		free(got);
+	}
+}
+
+/* Every single byte and every byte pair escapes to valid JSON. */
+static void test_escape_all_bytes_parse(void **state)
+{
+	char s[2];
+
+	(void)state;
+	for (int a = 0; a < 256; a++) {
+		for (int b = 0; b < 256; b++) {
+			char *got;
+			json_t *j;
+			s[0] = (char)a;
+			s[1] = (char)b;
+			got = escape(s, 2);
+			j = must_parse(got);
+			assert_true(json_is_string(j));
+			/* ASCII input decodes back to itself */
+			if (a < 0x80 && b < 0x80) {
+				assert_int_equal(json_string_length(j), 2);
+				assert_memory_equal(json_string_value(j), s, 2);
+			}
+			json_decref(j);
+			free(got);
+		}
+	}
+}
+
+static void test_nesting_and_commas(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct jsonw w;
+	json_t *j;
+
+	(void)state;
+	jsonw_init(&w, &b);
+	jsonw_obj_begin(&w);
+	jsonw_kint(&w, "a", 1);
+	jsonw_key(&w, "b");
+	jsonw_arr_begin(&w);
+	jsonw_int(&w, 1);
+	jsonw_str(&w, "two");
+	jsonw_obj_begin(&w);
+	jsonw_key(&w, "c");
+	jsonw_null(&w);
+	jsonw_obj_end(&w);
+	jsonw_arr_begin(&w);
+	jsonw_arr_end(&w);
+	jsonw_obj_begin(&w);
+	jsonw_obj_end(&w);
+	jsonw_arr_end(&w);
+	jsonw_key(&w, "d");
+	jsonw_obj_begin(&w);
+	jsonw_obj_end(&w);
+	jsonw_kbool(&w, "e", true);
+	jsonw_kbool(&w, "f", false);
+	jsonw_kstr(&w, "g", NULL);
+	jsonw_kid(&w, "h", "x");
+	jsonw_key(&w, "i");
+	jsonw_raw(&w, "[1,{\"z\":2}]", 11);
+	jsonw_kuint(&w, "j", UINT64_MAX);
+	jsonw_kint(&w, "k", INT64_MIN);
+	jsonw_obj_end(&w);
+	assert_string_equal(b.data,
+	                    "{\"a\":1,\"b\":[1,\"two\",{\"c\":null},[],{}],"
+	                    "\"d\":{},\"e\":true,\"f\":false,\"g\":\"\","
+	                    "\"h\":{\"value\":\"x\"},\"i\":[1,{\"z\":2}],"
+	                    "\"j\":18446744073709551615,"
+	                    "\"k\":-9223372036854775808}");
+	assert_int_equal(w.depth, 0);
+
+	/* jansson cannot hold UINT64_MAX; the rest must parse */
+	buf_reset(&b);
+	jsonw_init(&w, &b);
+	jsonw_arr_begin(&w);
+	for (int i = 0; i < 3; i++) {
+		jsonw_arr_begin(&w);
+		jsonw_int(&w, i);
+		jsonw_int(&w, -i);
+		jsonw_arr_end(&w);
+	}
+	jsonw_arr_end(&w);
+	assert_string_equal(b.data, "[[0,0],[1,-1],[2,-2]]");
+	j = must_parse(b.data);
+	assert_int_equal(json_array_size(j), 3);
+	json_decref(j);
+	buf_release(&b);
+}
+
+static void test_deep_nesting(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct jsonw w;
+	json_t *j;
+	int depth = JSONW_MAX_DEPTH - 2;
+
+	(void)state;
+	jsonw_init(&w, &b);
+	for (int i = 0; i < depth; i++) {
+		jsonw_obj_begin(&w);
+		jsonw_key(&w, "k");
+	}
+	jsonw_int(&w, 7);
+	for (int i = 0; i < depth; i++)
+		jsonw_obj_end(&w);
+	j = must_parse(b.data);
+	json_decref(j);
+	buf_release(&b);
+}
+
+static void test_doubles(void **state)
+{
+	static const struct {
+		double v;
+		const char *want;
+	} cases[] = {
+	    {0, "0"},
+	    {1, "1"},
+	    {-3, "-3"},
+	    {1024, "1024"},
+	    {1700000000, "1700000000"},
+	    {0.5, "0.5"},
+	    {-0.25, "-0.25"},
+	    {1e20, "1e+20"},
+	};
+	static const struct {
+		double v;
+		const char *want;
+	} specials[] = {
+	    {NAN, "\"NaN\""},
+	    {INFINITY, "\"Infinity\""},
+	    {-INFINITY, "\"-Infinity\""},
+	};
+	static const double round_trip[] = {
+	    0.1, 1.0 / 3, 1e-300, 123.456, 1e15 + 0.5, 2.5e-5, -7.125};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct buf b = BUF_INIT;
+		struct jsonw w;
+		json_t *j;
+		jsonw_init(&w, &b);
+		jsonw_double(&w, cases[i].v);
+		assert_string_equal(b.data, cases[i].want);
+		j = must_parse(b.data);
+		assert_true(json_number_value(j) == cases[i].v);
+		json_decref(j);
+		buf_release(&b);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(specials); i++) {
+		struct buf b = BUF_INIT;
+		struct jsonw w;
+		jsonw_init(&w, &b);
+		jsonw_double(&w, specials[i].v);
+		assert_string_equal(b.data, specials[i].want);
+		json_decref(must_parse(b.data));
+		buf_release(&b);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(round_trip); i++) {
+		struct buf b = BUF_INIT;
+		struct jsonw w;
+		json_t *j;
+		jsonw_init(&w, &b);
+		jsonw_double(&w, round_trip[i]);
+		j = must_parse(b.data);
+		if (json_number_value(j) != round_trip[i])
+			fail_msg("%.17g written as %s", round_trip[i], b.data);
+		json_decref(j);
+		buf_release(&b);
+	}
+}
+
+static void test_keys_are_escaped(void **state)
+{
+	struct buf b = BUF_INIT;
+	struct jsonw w;
+	json_t *j;
+
+	(void)state;
+	jsonw_init(&w, &b);
+	jsonw_obj_begin(&w);
+	jsonw_kstr(&w, "a\"b\n", "v\xff");
+	jsonw_key(&w, "n");
+	jsonw_strn(&w, "xyz", 2);
+	jsonw_obj_end(&w);
+	assert_string_equal(b.data,
+	                    "{\"a\\\"b\\n\":\"v\\ufffd\",\"n\":\"xy\"}");
+	j = must_parse(b.data);
+	assert_string_equal(json_string_value(json_object_get(j, "a\"b\n")),
+	                    "v\xef\xbf\xbd");
+	json_decref(j);
+	buf_release(&b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_escape_table),
+	    cmocka_unit_test(test_escape_all_bytes_parse),
+	    cmocka_unit_test(test_nesting_and_commas),
+	    cmocka_unit_test(test_deep_nesting),
+	    cmocka_unit_test(test_doubles),
+	    cmocka_unit_test(test_keys_are_escaped),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
