@@ -27,6 +27,11 @@
 
 struct alloc;
 
+/*
+ * A role is offered an agent only when what it may use there includes at
+ * least min_cpus of cpus or min_mem of mem (Mesos' MIN_CPUS / MIN_MEM).
+ * alloc_new(NULL) takes the defaults; a given opts is used as it is.
+ */
 struct alloc_opts {
 	int64_t min_cpus; /* milli; default 10 (0.01 cpus) */
 	int64_t min_mem;  /* milli-MB; default 32000 (32 MB) */
@@ -43,14 +48,22 @@ typedef void alloc_offer_fn(const char *framework_id, const char *agent_id,
 struct alloc *alloc_new(const struct alloc_opts *opts); /* opts may be NULL */
 void alloc_free(struct alloc *a);
 
-/* Agents. total is copied. A deactivated agent is never offered. */
+/* Agents. total is copied (allocation roles in it are ignored); a new
+ * agent is active. Adding an id that exists changes nothing. A deactivated
+ * agent is never offered; removing an agent forgets what frameworks held
+ * there. Agents' totals make the cluster total that shares divide by. */
 void alloc_agent_add(struct alloc *a, const char *agent_id,
 		     const struct resources *total);
 void alloc_agent_remove(struct alloc *a, const char *agent_id);
 void alloc_agent_set_active(struct alloc *a, const char *agent_id,
 			    bool active);
 
-/* Frameworks. An inactive (disconnected) framework is never offered. */
+/*
+ * Frameworks. An inactive (disconnected) framework is never offered, and
+ * deactivating one drops its refuse filters (as Mesos does). Invalid role
+ * names are skipped. Adding an id that exists updates its roles and active
+ * flag (roles it leaves keep their allocations but get no more offers).
+ */
 void alloc_framework_add(struct alloc *a, const char *framework_id,
 			 const char *const *roles, size_t nroles, bool active);
 /* Forgets the framework; whatever it still held returns to its agents. */
@@ -61,29 +74,36 @@ void alloc_framework_set_active(struct alloc *a, const char *framework_id,
 /*
  * Marks res (allocation_info.role set) as held by framework on agent, e.g.
  * tasks an agent reports when it reregisters. The resources must be
- * available on the agent; returns -EINVAL otherwise (nothing changes).
+ * available on the agent; returns -EINVAL otherwise (nothing changes), and
+ * for an unknown agent or framework or an invalid allocation role. Entries
+ * without allocation_info.role count for the framework's first role.
  */
 int alloc_used_add(struct alloc *a, const char *agent_id,
 		   const char *framework_id, const struct resources *res);
 
 /*
  * Gives res back from framework on agent (declined or unused offer parts,
- * finished tasks). When refuse_seconds > 0 the framework is not offered
- * this agent's resources again before now_ms + refuse_seconds (capped at
- * 365 days). Unknown agents or frameworks are ignored.
+ * finished tasks). When refuse_seconds > 0 and res is not empty, the
+ * framework is not offered this agent's resources again, for the roles
+ * res was allocated to, before now_ms + refuse_seconds (capped at
+ * 365 days). Unknown agents or frameworks are ignored, and so is res when
+ * the framework does not hold all of it there. Entries without
+ * allocation_info.role are taken as the framework's first role.
  */
 void alloc_recover(struct alloc *a, const char *agent_id,
 		   const char *framework_id, const struct resources *res,
 		   double refuse_seconds, uint64_t now_ms);
 
 /* Stops (suppress) or resumes offers to the framework for roles (nroles ==
- * 0: all its roles). Revive also drops the framework's refuse filters. */
+ * 0: all its roles; roles it is not subscribed to are ignored). Revive also
+ * drops the framework's refuse filters for those roles. */
 void alloc_suppress(struct alloc *a, const char *framework_id,
 		    const char *const *roles, size_t nroles);
 void alloc_revive(struct alloc *a, const char *framework_id,
 		  const char *const *roles, size_t nroles);
 
-/* Role weights (default 1.0; must be > 0). */
+/* Role weights (default 1.0; must be > 0 and finite, others are ignored).
+ * A weight applies to the role's node in the role tree. */
 void alloc_set_weight(struct alloc *a, const char *role, double weight);
 double alloc_weight(const struct alloc *a, const char *role);
 
@@ -92,16 +112,43 @@ double alloc_weight(const struct alloc *a, const char *role);
  * available resources changed since the last pass; full = true visits every
  * agent (the periodic pass, which also lets expired filters through).
  * Calls cb once per allocation made. Returns the number of allocations.
+ *
+ * A full pass starts one agent further on each time (rotating, not
+ * shuffled as in Mesos, so that results are reproducible); an incremental
+ * pass visits the changed agents in the order they changed. Adding or
+ * activating a framework and reviving make the next pass a full one.
+ * The callbacks run after the pass has decided everything: cb may call
+ * any alloc_* function except alloc_run and alloc_free (an allocation to a
+ * framework or agent removed by an earlier callback is dropped silently).
  */
 size_t alloc_run(struct alloc *a, uint64_t now_ms, bool full,
 		 alloc_offer_fn *cb, void *arg);
 
-/* Introspection for GET_ROLES, metrics and tests. */
+/*
+ * Introspection for GET_ROLES, metrics and tests. Shares are dominant
+ * shares (max over scalar names of allocated / cluster total), unweighted:
+ * a role's covers its whole subtree, a framework's all its roles. Unknown
+ * names give 0.
+ */
 double alloc_role_share(const struct alloc *a, const char *role);
 double alloc_framework_share(const struct alloc *a, const char *framework_id);
-/* Resources allocated to role (all frameworks, offered or used). */
+/* Adds to out the resources allocated to exactly role (all frameworks,
+ * offered or used; allocation_info.role set). */
 void alloc_role_allocated(const struct alloc *a, const char *role,
 			  struct resources *out);
 size_t alloc_agent_count(const struct alloc *a);
+
+/* Counters since alloc_new, for metrics, benchmarks and tests. */
+struct alloc_stats {
+	uint64_t runs;		 /* alloc_run calls */
+	uint64_t full_runs;	 /* of which visited every agent */
+	uint64_t agents_visited; /* agents looked at by all runs */
+	uint64_t candidates;	 /* (framework, role) pairs considered */
+	uint64_t allocations;	 /* allocations handed to callbacks */
+	size_t filters;		 /* refuse filters installed right now */
+	size_t dirty_agents;	 /* agents the next incremental run sees */
+};
+
+void alloc_get_stats(const struct alloc *a, struct alloc_stats *out);
 
 #endif

@@ -115,7 +115,7 @@ void master_flags_write(struct master *m, struct jsonw *w, bool as_list)
 				&m->cfg);
 }
 
-static uint64_t master_now_ms(struct master *m)
+uint64_t master_now_ms(struct master *m)
 {
 	(void)m;
 	return timeutil_mono_ms();
@@ -319,6 +319,7 @@ static void master_on_allocation(const char *framework_id,
 		alloc_recover(m->alloc, agent_id, framework_id, res, 0,
 			      master_now_ms(m));
 		resources_release(res);
+		master_schedule_allocation(m);
 		return;
 	}
 	o = xcalloc(1, sizeof(*o));

@@ -169,6 +169,8 @@ struct master {
 };
 
 /* master.c */
+/* The master's clock for the allocator (monotonic ms). */
+uint64_t master_now_ms(struct master *m);
 void master_schedule_allocation(struct master *m);
 struct master_framework *master_framework_find(struct master *m,
 					       const char *id);

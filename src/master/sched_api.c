@@ -617,7 +617,7 @@ static void sched_accept(struct master *m, struct master_framework *fw,
 		}
 	}
 	alloc_recover(m->alloc, agent->id, fw->id, &remaining, refuse,
-		      timeutil_mono_ms());
+		      master_now_ms(m));
 	master_schedule_allocation(m);
 out:
 	free(role);
