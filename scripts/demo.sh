@@ -44,6 +44,11 @@ echo "running the example framework (build/examples/hello_framework):"
 "$BUILD/examples/hello_framework" --master "127.0.0.1:$MPORT" --tasks 6 \
 	--cmd 'echo "hello from $MESOS_EXECUTOR_ID on $(hostname)"'
 echo
+echo "what the tasks printed (their sandboxes' stdout files):"
+for f in "$DIR"/agent*/slaves/*/frameworks/*/executors/*/runs/latest/stdout; do
+	[ -f "$f" ] && sed 's/^/  /' "$f"
+done | head -6
+echo
 curl -s "127.0.0.1:$MPORT/metrics/snapshot" | python3 -c '
 import json, sys
 m = json.load(sys.stdin)
