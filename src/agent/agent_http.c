@@ -339,9 +339,11 @@ static void exec_update(struct http_request *req, struct agent_executor *ex,
 		goto out;
 	}
 	if ((rc = exec_accept_update(&u))) {
-		http_respond_error(req, 503,
-		                   "Failed to record the status update: %s",
-		                   strerror(-rc));
+		http_respond_error(
+		    req, 503, "%s",
+		    rc == -ENOSPC ? "Too many unacknowledged status updates "
+				    "for this task; retry later"
+				  : "Failed to record the status update");
 		goto out;
 	}
 	send_acknowledged(ex, u.task_id, u.uuid);

@@ -58,6 +58,9 @@ struct subscriber;
 #define AGENT_EXECUTOR_HEARTBEAT_MS 30000
 /* How often executors adopted after a restart are checked for liveness. */
 #define AGENT_REAP_INTERVAL_MS 1000
+/* Unacknowledged updates one task may pile up (master away, a chatty
+ * executor); beyond it non-terminal updates are refused (503, retried). */
+#define AGENT_MAX_PENDING_UPDATES 1000
 
 /* ---- configuration (agent_config.c) ----------------------------------- */
 
@@ -315,7 +318,9 @@ void agent_executor_shutdown(struct agent_executor *ex, const char *why);
  * (TASK_KILLED when a kill was asked, else TASK_FAILED with end_reason),
  * the master hears EXECUTOR_EXITED for custom executors, and the executor
  * is freed or kept until its tasks' updates are acknowledged. status is a
- * wait status (exit code << 8 | signal), or -1 when unknown.
+ * wait status (exit code << 8 | signal), or -1 when unknown. ex may be
+ * freed on return; the framework never is: the caller then calls
+ * agent_framework_maybe_remove() when it is done with it.
  */
 void agent_executor_exited(struct agent_executor *ex, int status,
                            const char *how);
@@ -344,7 +349,8 @@ void agent_executor_arm_registration(struct agent_executor *ex, double seconds);
  * Accepts an update for t: records it (journal + fsync when the task is
  * checkpointed), appends it to the stream, updates the latest state, and
  * sends it when it is the new head. Returns 0, -EEXIST for a duplicate
- * (already safe), -EALREADY after a terminal update (dropped), or a
+ * (already safe), -EALREADY after a terminal update (dropped), -ENOSPC for
+ * a non-terminal update when AGENT_MAX_PENDING_UPDATES are pending, or a
  * negative errno when it could not be recorded (nothing changed).
  */
 int agent_update_accept(struct agent_task *t, const char *status_json,

@@ -43,6 +43,9 @@ int agent_update_accept(struct agent_task *t, const char *status_json,
 		return -EEXIST;
 	if (t->stream.terminated)
 		return -EALREADY;
+	if (t->stream.npending >= AGENT_MAX_PENDING_UPDATES &&
+	    !task_state_is_terminal(state))
+		return -ENOSPC;
 	if (t->checkpointed) {
 		struct buf line = BUF_INIT;
 		update_stream_journal_update(&line, status_json);

@@ -59,7 +59,8 @@ static const struct flag_def master_flags[] = {
 	FLAG_DEF(struct master_config, hostname, "hostname", FLAG_STRING, NULL,
 		 0, 0, "hostname to advertise (default: the machine's)"),
 	FLAG_DEF(struct master_config, work_dir, "work-dir", FLAG_STRING, NULL,
-		 0, 0, "directory for the registry (unset: in memory only)"),
+		 0, 0, "directory for the registry (accepted; the "
+		 "master keeps no state on disk yet)"),
 	FLAG_DEF(struct master_config, port_file, "port-file", FLAG_STRING,
 		 NULL, 0, 0, "write the bound port to this file once listening"),
 	FLAG_DEF(struct master_config, log_level, "log-level", FLAG_STRING,
