@@ -64,6 +64,7 @@ static struct master_framework *agent_adopt_framework(struct master *m,
 			fw = master_framework_add(m, &fi, fid);
 			fw->recovered = true;
 			fw->unregistered_time = timeutil_wall();
+			master_op_framework_added(m, fw);
 		} else {
 			log_warn(AGENTAPI, "framework=%s reported with an "
 					   "invalid framework_info: %s",
@@ -135,6 +136,7 @@ static void agent_adopt_task(struct master *m, struct master_agent *a,
 	json_t *sj = json_object_get(tj, "status");
 	if (json_is_object(sj) && task_status_from_json(&t->status, sj, &e) == 0)
 		t->has_status = true;
+	master_op_task_added(m, t);
 	if (task_state_is_terminal(st)) {
 		t->resources_released = true;
 		resources_subtract(&a->used, &t->resources);
@@ -179,6 +181,7 @@ static void agent_lost_unreported(struct master_agent *a, json_t *tasks)
 				   "agent");
 		t->has_status = true;
 		master_task_set_state(t, st);
+		master_op_task_updated(a->master, t);
 		master_send_update(t->framework, &t->status);
 		master_task_complete(t);
 	}
@@ -195,6 +198,7 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 	struct http_stream *stream;
 	struct err e = {{0}};
 	char ip[64], sid[IDS_UUID_STRLEN];
+	bool added = false;
 	size_t i;
 	json_t *v;
 
@@ -221,6 +225,12 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 		agent_info_release(&info);
 		return;
 	}
+	if (info.id && master_op_agent_is_gone(m, info.id)) {
+		http_respond_error(req, 403, "Agent '%s' has been marked gone",
+				   info.id);
+		agent_info_release(&info);
+		return;
+	}
 	if (info.id && mesos_id_validate(info.id, "agent_info.id", &e)) {
 		http_respond_error(req, 400, "subscribe.%s", e.msg);
 		agent_info_release(&info);
@@ -243,6 +253,7 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 		agent_info_release(&info);
 	} else {
 		a = master_agent_add(m, info.id, &info, ip);
+		added = true;
 		log_info(AGENTAPI, "agent=%s hostname=%s registered", a->id,
 			 a->info.hostname);
 	}
@@ -264,6 +275,8 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 	stream = http_stream_begin(req, 200, "application/json",
 				   agent_stream_closed, ctx);
 	master_agent_connected(a, stream);
+	if (added)
+		master_op_agent_added(m, a);
 
 	struct buf ev = BUF_INIT;
 	struct jsonw w;
@@ -360,6 +373,7 @@ static void agent_update(struct master *m, struct http_request *req,
 	}
 	t = master_task_find(fw, st.task_id);
 	if (t) {
+		bool news = !t->has_status || t->status.state != st.state;
 		task_status_release(&t->status);
 		task_status_copy(&t->status, &st);
 		t->has_status = true;
@@ -367,7 +381,10 @@ static void agent_update(struct master *m, struct http_request *req,
 			t->terminal_uuid_set = true;
 			memcpy(t->terminal_uuid, st.uuid, IDS_UUID_LEN);
 		}
+		enum task_state before = t->state;
 		master_task_set_state(t, latest_state);
+		if (news || t->state != before)
+			master_op_task_updated(m, t);
 	}
 	log_debug(AGENTAPI, "framework=%s task=%s %s forwarded", fid,
 		  st.task_id, task_state_name(st.state));

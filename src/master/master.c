@@ -608,6 +608,7 @@ void master_framework_disconnected(struct master_framework *fw)
 		return;
 	fw->active = false;
 	fw->unregistered_time = timeutil_wall();
+	master_op_framework_updated(m, fw);
 	alloc_framework_set_active(m->alloc, fw->id, false);
 	master_rescind_list(&fw->offers,
 			    offsetof(struct master_offer, framework_link));
@@ -706,6 +707,7 @@ void master_framework_remove(struct master_framework *fw,
 					   "framework removed");
 			t->has_status = true;
 			master_task_set_state(t, TASK_KILLED);
+			master_op_task_updated(m, t);
 		}
 		master_task_complete(t);
 	}
@@ -717,6 +719,7 @@ void master_framework_remove(struct master_framework *fw,
 	fw->removed = true;
 	fw->unregistered_time = timeutil_wall();
 	hmap_remove(&m->frameworks, &fw->node);
+	master_op_framework_removed(m, fw);
 	list_add_tail(&m->completed_frameworks, &fw->completed_link);
 	m->ncompleted_frameworks++;
 	while (m->ncompleted_frameworks >
@@ -812,9 +815,11 @@ void master_agent_remove(struct master_agent *a, enum task_reason reason)
 		struct master_task *t =
 			list_entry(pos, struct master_task, agent_link);
 		struct master_framework *fw = t->framework;
-		enum task_state st = master_framework_is_partition_aware(fw)
-					     ? TASK_UNREACHABLE
-					     : TASK_LOST;
+		enum task_state st = !master_framework_is_partition_aware(fw)
+					     ? TASK_LOST
+					     : reason == REASON_AGENT_REMOVED_BY_OPERATOR
+					     ? TASK_GONE_BY_OPERATOR
+					     : TASK_UNREACHABLE;
 		if (!task_state_is_terminal(t->state)) {
 			task_status_release(&t->status);
 			master_status_make(&t->status, t->id, a->id,
@@ -822,9 +827,11 @@ void master_agent_remove(struct master_agent *a, enum task_reason reason)
 					   "agent removed");
 			t->has_status = true;
 			master_send_update(fw, &t->status);
-			t->state = st;
+			t->resources_released = true; /* the agent is gone */
+			master_task_set_state(t, st);
+			master_op_task_updated(m, t);
 		}
-		t->resources_released = true; /* the agent is gone */
+		t->resources_released = true;
 		list_del(&t->agent_link);
 		t->agent = NULL;
 		master_task_complete(t);
@@ -833,6 +840,7 @@ void master_agent_remove(struct master_agent *a, enum task_reason reason)
 		master_stream_error(&a->stream, "agent removed");
 	timer_drop(&a->removal_timer);
 	alloc_agent_remove(m->alloc, a->id);
+	master_op_agent_removed(m, a->id);
 	hmap_remove(&m->agents, &a->node);
 	log_info(MASTER_COMPONENT, "agent=%s removed", a->id);
 	agent_info_release(&a->info);
@@ -855,6 +863,8 @@ static void master_http_handler(struct http_request *req, void *arg)
 		master_sched_api(m, req);
 	else if (!strcmp(req->path, "/api/v1/agent"))
 		master_agent_api(m, req);
+	else if (!strcmp(req->path, "/api/v1"))
+		master_operator_api(m, req);
 	else
 		master_endpoints(m, req);
 }
@@ -948,6 +958,7 @@ static void master_free(struct master *m)
 	m->stopping = true;
 	/* Close the HTTP side first: stream close callbacks still find the
 	 * state they refer to, and see m->stopping. */
+	master_op_close_all(m);
 	if (m->http)
 		http_server_close(m->http);
 	m->http = NULL;

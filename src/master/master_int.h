@@ -257,6 +257,8 @@ void master_op_framework_updated(struct master *m,
 				 const struct master_framework *fw);
 void master_op_framework_removed(struct master *m,
 				 const struct master_framework *fw);
+/* True when MARK_AGENT_GONE named this agent id (it may never return). */
+bool master_op_agent_is_gone(struct master *m, const char *agent_id);
 /* Closes every operator stream (master shutting down). */
 void master_op_close_all(struct master *m);
 

@@ -269,6 +269,7 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 	json_t *sub, *fij, *supp;
 	const char *top_id, *id;
 	char sid[IDS_UUID_STRLEN];
+	bool is_new = true;
 
 	if (http_request_header(req, "Mesos-Stream-Id")) {
 		http_respond_error(req, 400,
@@ -344,6 +345,7 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 		fw->info.failover_timeout = fi.failover_timeout;
 		free(fw->info.name);
 		fw->info.name = xstrdup(fi.name);
+		is_new = false;
 	} else {
 		fw = master_framework_add(m, &fi, id);
 	}
@@ -352,6 +354,10 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 	stream = http_stream_begin(req, 200, "application/json",
 				   sched_stream_closed, ctx);
 	master_framework_connected(fw, stream);
+	if (is_new)
+		master_op_framework_added(m, fw);
+	else
+		master_op_framework_updated(m, fw);
 
 	if (supp && json_array_size(supp) > 0) {
 		const char **roles = xcalloc(json_array_size(supp),
@@ -514,6 +520,7 @@ static void sched_launch_task(struct master *m, struct master_framework *fw,
 		goto error;
 	}
 	t = master_task_add(fw, a, &ti);
+	master_op_task_added(m, t);
 	log_debug(SCHED, "framework=%s task=%s agent=%s launching", fw->id,
 		  t->id, a->id);
 	sched_run_task(a, fw, t);

@@ -131,7 +131,6 @@ def test_introspection_calls():
         assert op(c, "GET_ROLES") == {"roles": []}
 
         # an Accept that admits JSON is fine
-        st, h, text = call(c.master.port, {"type": "GET_HEALTH"}, path=PATH)
         st, h, text = raw(c, json.dumps({"type": "GET_HEALTH"}),
                           {"Content-Type": "application/json", "Accept": "application/json"})
         assert st == 200 and json.loads(text)["get_health"]["healthy"] is True
@@ -288,8 +287,7 @@ def test_state_calls_with_tasks():
 
         # TEARDOWN by the operator: tasks killed, framework completed
         assert op(c, "TEARDOWN", {"framework_id": {"value": s.framework_id}}) == ""
-        assert s.next_event(5, skip=("HEARTBEAT", "UPDATE", "RESCIND")) in (None, {"type": "ERROR", "error": {
-            "message": "framework removed"}, "message": "framework removed"})
+        assert "removed" in s.expect("ERROR", 5)["error"]["message"]
         fws = op(c, "GET_FRAMEWORKS")
         assert fws["frameworks"] == []
         f = fws["completed_frameworks"][0]
@@ -341,6 +339,8 @@ def test_event_stream():
         assert added["task_id"]["value"] == "t1" and added["state"] == "TASK_STAGING"
         assert added["framework_id"]["value"] == s.framework_id
         assert added["agent_id"] == o["agent_id"]
+        # the agent sends the next update once the scheduler acknowledged
+        sched_updates_until(s, "t1", "TASK_FINISHED")
         states, last = task_states(ops, "t1", "TASK_FINISHED")
         assert "TASK_RUNNING" in states, states
         assert states.index("TASK_RUNNING") < states.index("TASK_FINISHED")
@@ -348,10 +348,9 @@ def test_event_stream():
         assert last["status"]["state"] == "TASK_FINISHED"
         assert last["status"]["agent_id"] == o["agent_id"]
         assert "data" not in last["status"]
-        sched_updates_until(s, "t1", "TASK_FINISHED")
 
         # an agent joins, then the operator marks it gone
-        late = late_agent(c, "late")
+        late_agent(c, "late")
         ev = ops.expect("AGENT_ADDED")["agent_added"]["agent"]
         assert ev["agent_info"]["hostname"] == "late" and ev["active"] is True
         assert scalar(ev["total_resources"], "cpus") == 1
@@ -364,7 +363,6 @@ def test_event_stream():
         assert op(c, "MARK_AGENT_GONE", {"agent_id": {"value": late_id}}) == ""
         time.sleep(1.5)
         assert [a["agent_info"]["hostname"] for a in op(c, "GET_AGENTS")["agents"]] == ["agent0"]
-        assert late.proc.poll() is None or True  # the agent's fate is its own
 
         # the scheduler's connection drops: FRAMEWORK_UPDATED, disconnected
         s.close()
@@ -497,9 +495,11 @@ def test_slow_subscriber_dropped():
             m = {x["name"]: x["value"] for x in op(c, "GET_METRICS")["metrics"]}
             return m["master/slow_subscribers_disconnected"] >= 1
 
-        # events of a few KB each until the slow reader's queue overflows:
-        # frameworks that subscribe and leave at once (failover_timeout 0)
-        info = dict(FW, name="x" * 3000)
+        # events of about 1 KB each until the slow reader's queue overflows:
+        # frameworks that subscribe and leave at once (failover_timeout 0).
+        # Small enough that the events of one loop pass (added, updated,
+        # removed) fit the fast reader's 4 KB queue.
+        info = dict(FW, name="x" * 600)
         body = json.dumps({"type": "SUBSCRIBE", "subscribe": {"framework_info": info}}).encode()
         for i in range(3000):
             f = socket.create_connection(("127.0.0.1", c.master.port))
