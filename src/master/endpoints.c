@@ -430,14 +430,7 @@ void master_endpoints(struct master *m, struct http_request *req)
 	if (!strcmp(p, "/health") || !strcmp(p, "/master/health")) {
 		http_respond(req, 200, NULL, NULL, 0);
 	} else if (!strcmp(p, "/version")) {
-		jsonw_obj_begin(&w);
-		jsonw_kstr(&w, "version", ATOLL_VERSION);
-		jsonw_kstr(&w, "mesos_api_version", ATOLL_MESOS_API_VERSION);
-		jsonw_kstr(&w, "build_date", __DATE__);
-		jsonw_kstr(&w, "build_time", __TIME__);
-		jsonw_kstr(&w, "build_user", "atoll");
-		jsonw_kstr(&w, "git_sha", "");
-		jsonw_obj_end(&w);
+		master_write_version_info(&w);
 		respond_json(req, &b);
 	} else if (!strcmp(p, "/master/redirect") || !strcmp(p, "/redirect")) {
 		char loc[256];

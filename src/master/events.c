@@ -17,6 +17,10 @@
 #include "lib/timeutil.h"
 #include "lib/version.h"
 
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <time.h>
+
 void master_stream_error(struct http_stream **stream, const char *message)
 {
 	struct buf ev = BUF_INIT, rec = BUF_INIT;
@@ -117,7 +121,9 @@ void master_write_master_info(struct master *m, struct jsonw *w)
 {
 	jsonw_obj_begin(w);
 	jsonw_kstr(w, "id", m->id);
-	jsonw_kuint(w, "ip", 0);
+	struct in_addr in;
+	jsonw_kuint(w, "ip",
+		    inet_pton(AF_INET, m->cfg.ip, &in) == 1 ? in.s_addr : 0);
 	jsonw_kint(w, "port", m->port);
 	jsonw_kstr(w, "pid", m->pid);
 	jsonw_kstr(w, "hostname", m->cfg.hostname);
@@ -137,7 +143,7 @@ void master_write_task_v1(struct jsonw *w, const struct master_task *t)
 	jsonw_kstr(w, "name", t->name);
 	jsonw_kid(w, "task_id", t->id);
 	jsonw_kid(w, "framework_id", t->framework->id);
-	if (t->executor_id)
+	if (t->custom_executor)
 		jsonw_kid(w, "executor_id", t->executor_id);
 	if (t->status.agent_id || t->agent)
 		jsonw_kid(w, "agent_id",
@@ -146,9 +152,12 @@ void master_write_task_v1(struct jsonw *w, const struct master_task *t)
 	jsonw_key(w, "resources");
 	resources_write_json(w, &t->resources);
 	if (t->has_status) {
+		/* as Mesos, without the (possibly large) data field */
+		struct task_status st = t->status;
+		st.data = NULL;
 		jsonw_key(w, "statuses");
 		jsonw_arr_begin(w);
-		task_status_write_json(w, &t->status);
+		task_status_write_json(w, &st);
 		jsonw_arr_end(w);
 		jsonw_kstr(w, "status_update_state",
 			   task_state_name(t->status.state));
@@ -156,5 +165,57 @@ void master_write_task_v1(struct jsonw *w, const struct master_task *t)
 	if (t->framework->info.nroles > 0 && t->resources.n > 0 &&
 	    t->resources.v[0].alloc_role)
 		jsonw_kstr(w, "role", t->resources.v[0].alloc_role);
+	jsonw_obj_end(w);
+}
+
+/*
+ * The build's date and time from __DATE__ ("Mmm dd yyyy") and __TIME__
+ * ("hh:mm:ss"), taken as UTC. Returns false when the compiler did not
+ * provide them.
+ */
+static bool master_build_time(struct tm *tm)
+{
+	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	const char *d = __DATE__, *t = __TIME__;
+	int mon;
+
+	memset(tm, 0, sizeof(*tm));
+	for (mon = 0; mon < 12; mon++)
+		if (!strncmp(months + 3 * mon, d, 3))
+			break;
+	if (mon == 12 || strlen(d) != 11 || strlen(t) != 8 ||
+	    !isdigit((unsigned char)d[5]) || !isdigit((unsigned char)d[7]) ||
+	    !isdigit((unsigned char)t[0]))
+		return false;
+	tm->tm_mon = mon;
+	tm->tm_mday = (d[4] == ' ' ? 0 : (d[4] - '0') * 10) + (d[5] - '0');
+	tm->tm_year = (int)strtol(d + 7, NULL, 10) - 1900;
+	tm->tm_hour = (t[0] - '0') * 10 + (t[1] - '0');
+	tm->tm_min = (t[3] - '0') * 10 + (t[4] - '0');
+	tm->tm_sec = (t[6] - '0') * 10 + (t[7] - '0');
+	return true;
+}
+
+/* VersionInfo as /version and GET_VERSION show it: build_date as Mesos
+ * prints it, build_time in seconds since the epoch. */
+void master_write_version_info(struct jsonw *w)
+{
+	struct tm tm;
+	char date[32];
+
+	jsonw_obj_begin(w);
+	jsonw_kstr(w, "version", ATOLL_VERSION);
+	jsonw_kstr(w, "mesos_api_version", ATOLL_MESOS_API_VERSION);
+	if (master_build_time(&tm) &&
+	    strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S", &tm)) {
+		jsonw_kstr(w, "build_date", date);
+		jsonw_kdouble(w, "build_time", (double)timegm(&tm));
+	}
+	jsonw_kstr(w, "build_user", "atoll");
+#ifdef ATOLL_GIT_SHA
+	jsonw_kstr(w, "git_sha", ATOLL_GIT_SHA);
+#else
+	jsonw_kstr(w, "git_sha", "");
+#endif
 	jsonw_obj_end(w);
 }

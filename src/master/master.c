@@ -471,6 +471,8 @@ struct master_task *master_task_add(struct master_framework *fw,
 	t->name = xstrdup(ti->name);
 	t->executor_id = xstrdup(ti->executor_id ? ti->executor_id
 						 : ti->task_id);
+	t->custom_executor = ti->executor_id && strcmp(ti->executor_id,
+						      ti->task_id);
 	t->framework = fw;
 	t->agent = agent;
 	t->state = TASK_STAGING;

@@ -64,7 +64,8 @@ struct master_task {
 	struct list completed_link; /* in framework->completed */
 	char *id;
 	char *name;
-	char *executor_id;
+	char *executor_id; /* the command executor's is the task id */
+	bool custom_executor; /* launched with TaskInfo.executor */
 	struct master_framework *framework;
 	struct master_agent *agent; /* NULL once the agent is removed */
 	enum task_state state;	     /* latest state known to the master */
@@ -224,6 +225,8 @@ void master_status_make(struct task_status *st, const char *task_id,
 			enum task_state state, enum task_reason reason,
 			const char *message);
 void master_write_master_info(struct master *m, struct jsonw *w);
+/* VersionInfo (version, build_date, build_time, build_user, git_sha). */
+void master_write_version_info(struct jsonw *w);
 /* Writes a Mesos v1 Task object (operator API / reregistration). */
 void master_write_task_v1(struct jsonw *w, const struct master_task *t);
 
