@@ -12,6 +12,12 @@
  *               setup not timed); full_wall_ms the same in wall time
  *   recover_us  giving one agent's offer back (alloc_recover)
  *   incr_us     the incremental pass that re-offers that agent
+ *   filtered_ms the incremental pass after every agent's offer was
+ *               declined with a 5 s refuse filter (the declines not
+ *               timed): each agent must go to a framework other than the
+ *               one that declined it; filtered_skips counts the candidates
+ *               a filter turned away in that pass (those pay for the
+ *               filter check, the others only for a table lookup)
  * as medians over --runs runs (incremental: over 64 agents per run), and
  * checks DRF fairness after the full pass: share_spread is max - min of
  * the frameworks' dominant shares (spread_agents the same in agents; a
@@ -19,10 +25,10 @@
  *
  * Output, one line per size, key=value (parseable with awk or split):
  *   alloc agents=N frameworks=F roles=L runs=R full_ms=X full_wall_ms=W
- *         recover_us=Y
- *         incr_us=Z offers=O share_spread=S spread_agents=A
- * Exit status 1 when a pass did not allocate every agent or the spread is
- * above one agent.
+ *         recover_us=Y incr_us=Z filtered_ms=V filtered_skips=K offers=O
+ *         share_spread=S spread_agents=A
+ * Exit status 1 when a pass (full, incremental or filtered) did not
+ * allocate every agent it should have or the spread is above one agent.
  *
  * Usage: bench_alloc [--smoke] [--runs N]
  *   --smoke  one small size (1k x 10), for make check
@@ -95,8 +101,8 @@ static void bench_on_offer(const char *framework_id, const char *agent_id,
 }
 
 struct bench_result {
-	double full_ms, full_wall_ms, recover_us, incr_us, spread;
-	size_t offers;
+	double full_ms, full_wall_ms, recover_us, incr_us, filtered_ms, spread;
+	size_t offers, filtered_skips;
 	bool ok;
 };
 
@@ -128,6 +134,7 @@ static void bench_one(size_t nagents, size_t nfws, bool shared, size_t runs,
 	double *wall = xcalloc(runs, sizeof(*wall));
 	double *rec = xcalloc(runs * INCR_SAMPLES, sizeof(*rec));
 	double *inc = xcalloc(runs * INCR_SAMPLES, sizeof(*inc));
+	double *filt = xcalloc(runs, sizeof(*filt));
 	struct bench_state st = {nagents, NULL, NULL, 0};
 	size_t nsamples = 0;
 	char aid[32], fid[32];
@@ -138,6 +145,7 @@ static void bench_one(size_t nagents, size_t nfws, bool shared, size_t runs,
 	st.holder = xcalloc(nagents, sizeof(*st.holder));
 	for (size_t r = 0; r < runs; r++) {
 		struct alloc *a = bench_setup(nagents, nfws, shared, agent_res);
+		struct alloc_stats s0, s1;
 		double t0, w0;
 
 		st.offers = 0;
@@ -175,6 +183,22 @@ static void bench_one(size_t nagents, size_t nfws, bool shared, size_t runs,
 			rec[nsamples] = t1 - t0;
 			inc[nsamples++] = t2 - t1;
 		}
+		for (size_t i = 0; i < nagents; i++) {
+			snprintf(aid, sizeof(aid), "agent-%06zu", i);
+			snprintf(fid, sizeof(fid), "fw-%04zu", st.holder[i]);
+			alloc_recover(a, aid, fid, &st.offer[i], 5, 0);
+		}
+		st.offers = 0;
+		alloc_get_stats(a, &s0);
+		t0 = bench_now_us();
+		alloc_run(a, 1000, false, bench_on_offer, &st);
+		filt[r] = (bench_now_us() - t0) / 1e3;
+		alloc_get_stats(a, &s1);
+		if (st.offers != nagents)
+			out->ok = false;
+		/* each offer took one candidate; the rest were filtered */
+		out->filtered_skips =
+		    (size_t)(s1.candidates - s0.candidates) - st.offers;
 		alloc_free(a);
 		for (size_t i = 0; i < nagents; i++)
 			resources_release(&st.offer[i]);
@@ -183,6 +207,7 @@ static void bench_one(size_t nagents, size_t nfws, bool shared, size_t runs,
 	out->full_wall_ms = bench_median(wall, runs);
 	out->recover_us = bench_median(rec, nsamples);
 	out->incr_us = bench_median(inc, nsamples);
+	out->filtered_ms = bench_median(filt, runs);
 	/* fair: within one agent's worth of the cluster (plus rounding) */
 	if (out->spread * (double)nagents > 1.0 + 1e-9)
 		out->ok = false;
@@ -192,6 +217,7 @@ static void bench_one(size_t nagents, size_t nfws, bool shared, size_t runs,
 	free(wall);
 	free(rec);
 	free(inc);
+	free(filt);
 }
 
 int main(int argc, char **argv)
@@ -235,12 +261,14 @@ int main(int argc, char **argv)
 				    "alloc agents=%zu frameworks=%zu "
 				    "roles=%s runs=%zu full_ms=%.3f "
 				    "full_wall_ms=%.3f recover_us=%.2f "
-				    "incr_us=%.2f offers=%zu "
+				    "incr_us=%.2f filtered_ms=%.3f "
+				    "filtered_skips=%zu offers=%zu "
 				    "share_spread=%.6f spread_agents=%.2f%s\n",
 				    agents[i], fws[j],
 				    shared ? "shared" : "per-framework", runs,
 				    r.full_ms, r.full_wall_ms, r.recover_us,
-				    r.incr_us, r.offers, r.spread,
+				    r.incr_us, r.filtered_ms, r.filtered_skips,
+				    r.offers, r.spread,
 				    r.spread * (double)agents[i],
 				    r.ok ? "" : " FAILED");
 				fflush(stdout);

@@ -16,7 +16,7 @@
  *   fw_role    a framework's membership of one role and the scalars it
  *              holds in that role. One per subscribed role, plus one per
  *              other role it holds resources in (used_add of old tasks).
- *   filter     a refusal: (fw_role, agent) not offered before until_ms.
+ *   filter     the refusals of one fw_role for one agent (see Filters).
  *
  * Order (the DRF part)
  *   node->children sorts the node's child roles by dominant share of their
@@ -45,11 +45,29 @@
  *   - agent->dirty != 0 <=> the agent is in dirtyv (at dirty - 1): its
  *     available grew, or it was added or activated, since the last pass.
  *
+ * Filters (Mesos' RefusedOfferFilter)
+ *   alloc_recover() with refuse_seconds > 0 records a refusal: the
+ *   resources given back for the role (allocation roles stripped) and
+ *   until_ms. While a refusal is live, the fw_role is not offered the
+ *   agent if what it would get there (available, or the part of it the
+ *   role may use on an agent with reservations) is contained in the
+ *   refused resources; when the agent has more than was refused (a task
+ *   ended and gave back its cpus), the offer goes out at once. A filter
+ *   keeps up to ALLOC_FILTER_REFUSALS refusals, each checked on its own
+ *   as Mesos keeps a set of filters: a new refusal is not stored when a
+ *   live one covers it for at least as long, it drops the live ones it
+ *   covers for at least as long, and when the slots are full the refusal
+ *   expiring first gives way (so a filter never blocks more than one real
+ *   refusal did). Only a candidate that has a filter for the agent costs
+ *   more than one table lookup; expired refusals are dropped when met and
+ *   on each full pass. Revive, deactivation, leaving a role and removal
+ *   drop a framework's filters; removing an agent drops the agent's.
+ *
  * Passes: a full pass visits every agent, starting one further along the
  * agent array each time (a deterministic rotation standing in for Mesos'
  * shuffle); an incremental one visits dirtyv in order. Each visit gives
  * the agent away, role by role, until nothing usable is left or nobody
- * wants it. Expired filters are dropped when met and on each full pass.
+ * wants it.
  *
  * Re-entry: a pass decides everything first (recording allocations in
  * pending) and calls the callbacks afterwards. A framework or agent removed
@@ -67,6 +85,8 @@
 #include "lib/list.h"
 
 #define ALLOC_MAX_REFUSE_S (365.0 * 24 * 3600)
+/* Refusals kept per (framework, role, agent); see "Filters" above. */
+#define ALLOC_FILTER_REFUSALS 4
 
 /* Scalar quantities indexed by resource name (alloc->names). */
 struct alloc_qty {
@@ -130,11 +150,22 @@ struct alloc_holding {
 	struct list fw_link, agent_link;
 };
 
+/* One refusal: refused (no allocation roles) until until_ms. */
+struct alloc_refusal {
+	uint64_t until_ms;
+	struct resources refused;
+};
+
+/* The refusals of one (fw_role, agent), oldest first; n >= 1 while the
+ * filter exists. What the expiry walk reads comes first (one cache line
+ * for link, n and v[0].until_ms). */
 struct alloc_filter {
+	struct list link; /* in alloc->filter_list */
+	size_t n;
 	struct alloc_fw_role *fr;
 	struct alloc_agent *ag;
-	uint64_t until_ms;
-	struct list fr_link, agent_link, link;
+	struct alloc_refusal v[ALLOC_FILTER_REFUSALS];
+	struct list fr_link, agent_link;
 };
 
 /* An allocation decided by a pass, waiting for its callback. */
@@ -155,6 +186,7 @@ struct alloc {
 	size_t ndirty, dirty_cap;
 	struct alloc_ptab holdings; /* (framework, agent) -> holding */
 	struct alloc_ptab filters;  /* (fw_role, agent) -> filter */
+	size_t nrefusals;           /* in all filters */
 	struct list filter_list;
 	char **names; /* scalar resource names seen, index = qty index */
 	size_t nnames, names_cap;
@@ -561,6 +593,9 @@ static void alloc_charge_all(struct alloc *a, struct alloc_framework *fw,
 
 static void alloc_filter_free(struct alloc *a, struct alloc_filter *f)
 {
+	for (size_t i = 0; i < f->n; i++)
+		resources_release(&f->v[i].refused);
+	a->nrefusals -= f->n;
 	alloc_ptab_del(&a->filters, f->fr, f->ag);
 	list_del(&f->fr_link);
 	list_del(&f->agent_link);
@@ -568,23 +603,87 @@ static void alloc_filter_free(struct alloc *a, struct alloc_filter *f)
 	free(f);
 }
 
+/* Drops refusal i of f, keeping the others in order. */
+static void alloc_filter_drop(struct alloc *a, struct alloc_filter *f, size_t i)
+{
+	resources_release(&f->v[i].refused);
+	memmove(&f->v[i], &f->v[i + 1], (f->n - i - 1) * sizeof(f->v[0]));
+	f->n--;
+	a->nrefusals--;
+}
+
+/* Drops the refusals of f that have expired at now_ms, and f itself when
+ * none is left. Returns false when f was freed. */
+static bool alloc_filter_expire(struct alloc *a, struct alloc_filter *f,
+                                uint64_t now_ms)
+{
+	size_t i = 0;
+
+	while (i < f->n) {
+		if (now_ms >= f->v[i].until_ms)
+			alloc_filter_drop(a, f, i);
+		else
+			i++;
+	}
+	if (f->n)
+		return true;
+	alloc_filter_free(a, f);
+	return false;
+}
+
+/*
+ * Adds a refusal of refused (no allocation roles; its contents are taken,
+ * refused is left empty) until until_ms to fr's filter for ag. A refusal
+ * that a live one already covers for as long adds nothing; live ones that
+ * the new one covers for as long are dropped; when all the slots are
+ * taken, the refusal that expires first makes room (erring towards
+ * offering, never towards filtering more than was refused).
+ */
 static void alloc_filter_add(struct alloc *a, struct alloc_fw_role *fr,
-                             struct alloc_agent *ag, uint64_t until_ms)
+                             struct alloc_agent *ag, struct resources *refused,
+                             uint64_t until_ms, uint64_t now_ms)
 {
 	struct alloc_filter *f = alloc_ptab_get(&a->filters, fr, ag);
+	size_t i, soonest;
 
-	if (f) {
-		f->until_ms = MAX(f->until_ms, until_ms);
-		return;
+	if (f && !alloc_filter_expire(a, f, now_ms))
+		f = NULL;
+	if (!f) {
+		f = xcalloc(1, sizeof(*f));
+		f->fr = fr;
+		f->ag = ag;
+		alloc_ptab_put(&a->filters, fr, ag, f);
+		list_add_tail(&fr->filters, &f->fr_link);
+		list_add_tail(&ag->filters, &f->agent_link);
+		list_add_tail(&a->filter_list, &f->link);
 	}
-	f = xcalloc(1, sizeof(*f));
-	f->fr = fr;
-	f->ag = ag;
-	f->until_ms = until_ms;
-	alloc_ptab_put(&a->filters, fr, ag, f);
-	list_add_tail(&fr->filters, &f->fr_link);
-	list_add_tail(&ag->filters, &f->agent_link);
-	list_add_tail(&a->filter_list, &f->link);
+	for (i = 0; i < f->n; i++) {
+		if (f->v[i].until_ms >= until_ms &&
+		    resources_contains(&f->v[i].refused, refused)) {
+			resources_release(refused);
+			return;
+		}
+	}
+	i = 0;
+	while (i < f->n) {
+		if (until_ms >= f->v[i].until_ms &&
+		    resources_contains(refused, &f->v[i].refused))
+			alloc_filter_drop(a, f, i);
+		else
+			i++;
+	}
+	if (f->n == ALLOC_FILTER_REFUSALS) {
+		soonest = 0;
+		for (i = 1; i < f->n; i++)
+			if (f->v[i].until_ms < f->v[soonest].until_ms)
+				soonest = i;
+		alloc_filter_drop(a, f, soonest);
+	}
+	f->v[f->n].until_ms = until_ms;
+	f->v[f->n].refused = *refused; /* take */
+	f->n++;
+	a->nrefusals++;
+	resources_init(refused);
 }
 
 static void alloc_fr_clear_filters(struct alloc *a, struct alloc_fw_role *fr)
@@ -598,20 +697,20 @@ static void alloc_fr_clear_filters(struct alloc *a, struct alloc_fw_role *fr)
 	}
 }
 
-/* Whether fr must not be offered ag now; drops the filter once expired. */
-static bool alloc_is_filtered(struct alloc *a, struct alloc_fw_role *fr,
-                              struct alloc_agent *ag, uint64_t now_ms)
+/*
+ * Whether filter f keeps its framework role from being offered offer (what
+ * f's agent would give that role, no allocation roles) at now_ms: some live
+ * refusal contains all of it. Drops expired refusals, and f when none is
+ * left.
+ */
+static bool alloc_is_filtered(struct alloc *a, struct alloc_filter *f,
+                              const struct resources *offer, uint64_t now_ms)
 {
-	struct alloc_filter *f;
-
-	if (!a->filters.count)
+	if (!alloc_filter_expire(a, f, now_ms))
 		return false;
-	f = alloc_ptab_get(&a->filters, fr, ag);
-	if (!f)
-		return false;
-	if (now_ms < f->until_ms)
-		return true;
-	alloc_filter_free(a, f);
+	for (size_t i = 0; i < f->n; i++)
+		if (resources_contains(&f->v[i].refused, offer))
+			return true;
 	return false;
 }
 
@@ -621,10 +720,8 @@ static void alloc_filters_expire(struct alloc *a, uint64_t now_ms)
 
 	LIST_FOR_EACH_SAFE(pos, tmp, &a->filter_list)
 	{
-		struct alloc_filter *f =
-		    list_entry(pos, struct alloc_filter, link);
-		if (now_ms >= f->until_ms)
-			alloc_filter_free(a, f);
+		alloc_filter_expire(
+		    a, list_entry(pos, struct alloc_filter, link), now_ms);
 	}
 }
 
@@ -998,20 +1095,38 @@ out_release:
 	return rc;
 }
 
-/* Installs a refuse filter of refuse_seconds (see alloc_recover). */
+/*
+ * Installs fr's refusal of ag for refuse_seconds (see alloc_recover): of
+ * res, the entries allocated to fr's role, or all of it when res has no
+ * allocation roles, are refused (roles stripped).
+ */
 static void alloc_refuse(struct alloc *a, struct alloc_fw_role *fr,
-                         struct alloc_agent *ag, double refuse_seconds,
-                         uint64_t now_ms)
+                         struct alloc_agent *ag, const struct resources *res,
+                         double refuse_seconds, uint64_t now_ms)
 {
+	struct resources refused;
 	double s;
 	uint64_t ms;
 
 	if (!(refuse_seconds > 0)) /* also NaN */
 		return;
+	resources_init(&refused);
+	for (size_t i = 0; i < res->n; i++) {
+		struct resources one = {&res->v[i], 1, 1};
+		const char *role = res->v[i].alloc_role;
+		if (!role || streq(role, fr->role->path))
+			resources_add(&refused, &one);
+	}
+	resources_set_alloc_role(&refused, NULL);
+	if (resources_is_empty(&refused)) { /* would block nothing */
+		resources_release(&refused);
+		return;
+	}
 	s = MIN(refuse_seconds, ALLOC_MAX_REFUSE_S);
 	ms = (uint64_t)(s * 1000.0);
-	alloc_filter_add(a, fr, ag,
-	                 now_ms > UINT64_MAX - ms ? UINT64_MAX : now_ms + ms);
+	alloc_filter_add(a, fr, ag, &refused,
+	                 now_ms > UINT64_MAX - ms ? UINT64_MAX : now_ms + ms,
+	                 now_ms);
 }
 
 static bool alloc_all_in_role(const struct resources *r, const char *role)
@@ -1046,7 +1161,7 @@ void alloc_recover(struct alloc *a, const char *agent_id,
 		    resources_contains(&ag->total, &norm)) {
 			alloc_holding_free(a, h);
 			alloc_charge(a, fr, &norm, -1, true);
-			alloc_refuse(a, fr, ag, refuse_seconds, now_ms);
+			alloc_refuse(a, fr, ag, &norm, refuse_seconds, now_ms);
 			goto out_give_back;
 		}
 		resources_set_alloc_role(&norm, fr->role->path);
@@ -1063,7 +1178,7 @@ void alloc_recover(struct alloc *a, const char *agent_id,
 		for (size_t j = 0; j < i && !seen; j++)
 			seen = streq(norm.v[j].alloc_role, role);
 		if (!seen)
-			alloc_refuse(a, alloc_fr_get(a, fw, role), ag,
+			alloc_refuse(a, alloc_fr_get(a, fw, role), ag, &norm,
 			             refuse_seconds, now_ms);
 	}
 	resources_set_alloc_role(&norm, NULL);
@@ -1143,24 +1258,53 @@ static bool alloc_agent_serves(const struct alloc_agent *ag,
 	return false;
 }
 
+/* What ag would give role r now (no allocation roles): all of available
+ * without reservations, else its part usable by r, built in part. */
+static const struct resources *alloc_offer_view(const struct alloc_agent *ag,
+                                                const struct alloc_role *r,
+                                                struct resources *part)
+{
+	if (!ag->reserved)
+		return &ag->available;
+	resources_allocatable_to(part, &ag->available, r->path);
+	return part;
+}
+
+/* The first framework of role r in DRF order that ag can go to. Only a
+ * candidate with a filter for ag costs more than a table lookup. */
 static struct alloc_fw_role *alloc_pick_framework(struct alloc *a,
                                                   const struct alloc_role *r,
                                                   struct alloc_agent *ag,
                                                   uint64_t now_ms)
 {
 	struct alloc_sorter_node *sn;
+	struct alloc_fw_role *picked = NULL;
+	const struct resources *offer = NULL;
+	struct resources part;
 
 	if (!alloc_agent_fits(a, ag, r))
 		return NULL;
+	resources_init(&part);
 	for (sn = alloc_sorter_first(&r->frameworks); sn;
 	     sn = alloc_sorter_next(sn)) {
 		struct alloc_fw_role *fr =
 		    container_of(sn, struct alloc_fw_role, snode);
+		struct alloc_filter *f;
+
 		a->stats.candidates++;
-		if (!alloc_is_filtered(a, fr, ag, now_ms))
-			return fr;
+		f = a->filters.count ? alloc_ptab_get(&a->filters, fr, ag)
+		                     : NULL;
+		if (f) {
+			if (!offer)
+				offer = alloc_offer_view(ag, r, &part);
+			if (alloc_is_filtered(a, f, offer, now_ms))
+				continue;
+		}
+		picked = fr;
+		break;
 	}
-	return NULL;
+	resources_release(&part);
+	return picked;
 }
 
 /* The first (role, framework) in DRF order under r that ag can go to. */
@@ -1316,10 +1460,10 @@ struct alloc *alloc_new(const struct alloc_opts *opts)
 {
 	struct alloc *a = xcalloc(1, sizeof(*a));
 
-	a->opts.min_cpus = 10;
-	a->opts.min_mem = 32000;
-	if (opts)
-		a->opts = *opts;
+	a->opts.min_cpus =
+	    opts && opts->min_cpus ? opts->min_cpus : ALLOC_DEFAULT_MIN_CPUS;
+	a->opts.min_mem =
+	    opts && opts->min_mem ? opts->min_mem : ALLOC_DEFAULT_MIN_MEM;
 	hmap_init(&a->agents);
 	hmap_init(&a->frameworks);
 	hmap_init(&a->roles);
@@ -1445,5 +1589,6 @@ void alloc_get_stats(const struct alloc *a, struct alloc_stats *out)
 {
 	*out = a->stats;
 	out->filters = a->filters.count;
+	out->refusals = a->nrefusals;
 	out->dirty_agents = a->ndirty;
 }

@@ -30,11 +30,17 @@ struct alloc;
 /*
  * A role is offered an agent only when what it may use there includes at
  * least min_cpus of cpus or min_mem of mem (Mesos' MIN_CPUS / MIN_MEM).
- * alloc_new(NULL) takes the defaults; a given opts is used as it is.
+ * alloc_new(NULL) takes the defaults, and so does a zero field of a given
+ * opts (so a zero-initialized struct with one field set changes just that
+ * one). A negative field is a minimum always met: any non-empty set of
+ * resources is offered.
  */
+#define ALLOC_DEFAULT_MIN_CPUS 10   /* milli-cpus: 0.01 cpus */
+#define ALLOC_DEFAULT_MIN_MEM 32000 /* milli-MB: 32 MB */
+
 struct alloc_opts {
-	int64_t min_cpus; /* milli; default 10 (0.01 cpus) */
-	int64_t min_mem;  /* milli-MB; default 32000 (32 MB) */
+	int64_t min_cpus; /* milli; 0: ALLOC_DEFAULT_MIN_CPUS */
+	int64_t min_mem;  /* milli-MB; 0: ALLOC_DEFAULT_MIN_MEM */
 };
 
 /*
@@ -83,12 +89,21 @@ int alloc_used_add(struct alloc *a, const char *agent_id,
 
 /*
  * Gives res back from framework on agent (declined or unused offer parts,
- * finished tasks). When refuse_seconds > 0 and res is not empty, the
- * framework is not offered this agent's resources again, for the roles
- * res was allocated to, before now_ms + refuse_seconds (capped at
- * 365 days). Unknown agents or frameworks are ignored, and so is res when
- * the framework does not hold all of it there. Entries without
+ * finished tasks). Unknown agents or frameworks are ignored, and so is res
+ * when the framework does not hold all of it there. Entries without
  * allocation_info.role are taken as the framework's first role.
+ *
+ * When refuse_seconds > 0 (capped at 365 days), a refuse filter is
+ * installed for each role res was allocated to, as Mesos'
+ * RefusedOfferFilter: until now_ms + refuse_seconds, the framework is not
+ * offered this agent for that role when what the offer would hold is
+ * contained in what res gave back for the role (allocation roles aside).
+ * An agent with more than that, say cpus freed by a finished task, is
+ * offered to the framework at once. Refusals of the same (framework, role,
+ * agent) accumulate, each blocking on its own, up to a small bound (4);
+ * one covered by another for no longer is dropped, and past the bound the
+ * one expiring first is. A filter that would block nothing (the role's
+ * part of res is empty) is not installed.
  */
 void alloc_recover(struct alloc *a, const char *agent_id,
 		   const char *framework_id, const struct resources *res,
@@ -145,7 +160,8 @@ struct alloc_stats {
 	uint64_t agents_visited; /* agents looked at by all runs */
 	uint64_t candidates;	 /* (framework, role) pairs considered */
 	uint64_t allocations;	 /* allocations handed to callbacks */
-	size_t filters;		 /* refuse filters installed right now */
+	size_t filters;		 /* (framework, role, agent) with filters */
+	size_t refusals;	 /* refusals those filters hold */
 	size_t dirty_agents;	 /* agents the next incremental run sees */
 };
 

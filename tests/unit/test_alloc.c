@@ -1,8 +1,9 @@
 /*
  * test_alloc.c: the DRF allocator. Scenarios drive the public API with a
  * recording callback and check who was offered what; tables cover the
- * fair splits, reservations, minimum allocatable and used_add checks. The
- * private treap and pointer table are checked against naive references.
+ * fair splits, reservations, minimum allocatable, refuse filter scripts
+ * and used_add checks. The private treap and pointer table are checked
+ * against naive references.
  */
 #include "lib/compat.h"
 
@@ -495,7 +496,7 @@ static void test_reserved_waits_for_role(void **state)
 /* ---- minimum allocatable ------------------------------------------------- */
 
 static const struct {
-	struct alloc_opts opts; /* zero: defaults */
+	struct alloc_opts opts; /* a zero field: its default */
 	const char *agent;
 	bool offered;
 } min_cases[] = {
@@ -510,6 +511,15 @@ static const struct {
     {{1000, INT64_MAX}, "cpus:0.999;mem:100000", false},
     {{1000, INT64_MAX}, "cpus:1", true},
     {{1000, 64000}, "cpus:0.5;mem:64", true},
+    /* a zero field takes its default, the other one stays */
+    {{0, 64000}, "cpus:0.01", true},
+    {{0, 64000}, "cpus:0.009;mem:63", false},
+    {{1000, 0}, "mem:32", true},
+    {{1000, 0}, "cpus:0.999;mem:31", false},
+    /* a negative minimum is always met */
+    {{-1, 0}, "disk:1", true},
+    {{-1, -1}, "ports:[1-1]", true},
+    {{-1, -1}, "disk:0", false}, /* nothing to offer */
 };
 
 static void test_min_allocatable(void **state)
@@ -517,17 +527,20 @@ static void test_min_allocatable(void **state)
 	(void)state;
 	for (size_t c = 0; c < ARRAY_SIZE(min_cases); c++) {
 		const struct alloc_opts *o = &min_cases[c].opts;
-		struct alloc *a =
-		    alloc_new(o->min_cpus || o->min_mem ? o : NULL);
-		struct recorder rec = {0};
+		bool zero = !o->min_cpus && !o->min_mem;
 
 		print_message("case: %s\n", min_cases[c].agent);
-		agent_add_text(a, "S1", min_cases[c].agent);
-		fw_add1(a, "F", "y");
-		assert_int_equal(alloc_run(a, 0, true, rec_cb, &rec),
-		                 min_cases[c].offered ? 1 : 0);
-		rec_release(&rec);
-		alloc_free(a);
+		/* all-zero opts: the same as NULL */
+		for (int k = 0; k < (zero ? 2 : 1); k++) {
+			struct alloc *a = alloc_new(k ? NULL : o);
+			struct recorder rec = {0};
+			agent_add_text(a, "S1", min_cases[c].agent);
+			fw_add1(a, "F", "y");
+			assert_int_equal(alloc_run(a, 0, true, rec_cb, &rec),
+			                 min_cases[c].offered ? 1 : 0);
+			rec_release(&rec);
+			alloc_free(a);
+		}
 	}
 }
 
@@ -635,6 +648,248 @@ static void test_filter_per_role(void **state)
 	assert_alloc_role(&rec.v[0].res, "y");
 	rec_release(&rec);
 	alloc_free(a);
+}
+
+/*
+ * Refuse filters as Mesos' RefusedOfferFilter: a refusal blocks an offer
+ * only while the offer would hold no more than was refused. Each case is a
+ * script on one agent "S1"; every pass must make at most one offer.
+ */
+enum fop {
+	FOP_END,
+	FOP_RUN,    /* incremental pass at t: expect an offer of res to
+	               (fw, role), or none when fw is NULL */
+	FOP_FULL,   /* the same with a full pass */
+	FOP_BACK,   /* fw gives back res (NULL: its last offer) allocated
+	               to role at t, with refuse seconds */
+	FOP_USED,   /* alloc_used_add of res to role for fw */
+	FOP_REVIVE, /* revive fw for role (NULL: all its roles) */
+	FOP_COUNT,  /* expect filters and refusals in the stats */
+};
+
+struct fstep {
+	enum fop op;
+	uint64_t t;
+	const char *fw, *role, *res;
+	double refuse;
+	size_t filters, refusals;
+};
+
+/* One line per step kind reads better than clang-format's layout. */
+/* clang-format off */
+#define RUN(t_, fw_, role_, res_) {FOP_RUN, t_, fw_, role_, res_, 0, 0, 0}
+#define FULL(t_, fw_, role_, res_) {FOP_FULL, t_, fw_, role_, res_, 0, 0, 0}
+#define NONE(t_) {FOP_RUN, t_, NULL, NULL, NULL, 0, 0, 0}
+#define NONE_FULL(t_) {FOP_FULL, t_, NULL, NULL, NULL, 0, 0, 0}
+#define BACK(t_, fw_, role_, res_, refuse_) \
+	{FOP_BACK, t_, fw_, role_, res_, refuse_, 0, 0}
+#define USED(fw_, role_, res_) {FOP_USED, 0, fw_, role_, res_, 0, 0, 0}
+#define REVIVE(fw_, role_) {FOP_REVIVE, 0, fw_, role_, NULL, 0, 0, 0}
+#define COUNT(f_, r_) {FOP_COUNT, 0, NULL, NULL, NULL, 0, f_, r_}
+/* clang-format on */
+
+#define REST "mem:1024;disk:4096;ports:[31000-32000]" /* AGENT_RES - cpus */
+
+static const struct filter_case {
+	const char *name, *agent;
+	struct {
+		const char *id, *roles[2];
+	} fws[2];
+	struct fstep steps[16];
+} filter_cases[] = {
+    {"declined offer is not offered again before the filter expires",
+     AGENT_RES,
+     {{"A", {"r"}}},
+     {FULL(0, "A", "r", AGENT_RES), BACK(1000, "A", "r", NULL, 5), COUNT(1, 1),
+      NONE(1000), NONE_FULL(5999), FULL(6000, "A", "r", AGENT_RES),
+      COUNT(0, 0)}},
+    {"all cpus used: the remainder is filtered, freed cpus go out at once",
+     AGENT_RES,
+     {{"A", {"r"}}},
+     {FULL(0, "A", "r", AGENT_RES), BACK(1000, "A", "r", REST, 5), NONE(1000),
+      NONE_FULL(2000), BACK(3000, "A", "r", "cpus:2", 0),
+      RUN(3000, "A", "r", AGENT_RES)}},
+    {"some cpus used: a finished task frees more than was refused",
+     AGENT_RES,
+     {{"A", {"r"}}},
+     {FULL(0, "A", "r", AGENT_RES),
+      BACK(1000, "A", "r", "cpus:1.5;mem:896;disk:4096;ports:[31000-32000]", 5),
+      NONE(1000), BACK(2000, "A", "r", "cpus:0.5;mem:128", 0),
+      RUN(2000, "A", "r", AGENT_RES)}},
+    {"the refused remainder goes to the next framework meanwhile",
+     AGENT_RES,
+     {{"A", {"r"}}, {"B", {"r"}}},
+     {FULL(0, "A", "r", AGENT_RES), BACK(1000, "A", "r", REST, 5),
+      RUN(1000, "B", "r", REST), BACK(1500, "B", "r", NULL, 0),
+      BACK(2000, "A", "r", "cpus:2", 0), RUN(2000, "A", "r", AGENT_RES)}},
+    {"less than was refused stays filtered",
+     AGENT_RES,
+     {{"A", {"r"}}, {"B", {"r"}}},
+     {FULL(0, "A", "r", AGENT_RES), BACK(0, "A", "r", NULL, 60),
+      RUN(0, "B", "r", AGENT_RES),
+      BACK(1000, "B", "r", "cpus:1;mem:512;disk:4096;ports:[31000-32000]", 0),
+      RUN(1000, "B", "r", "cpus:1;mem:512;disk:4096;ports:[31000-32000]"),
+      BACK(2000, "B", "r", NULL, 0), BACK(2000, "B", "r", "cpus:1;mem:512", 0),
+      RUN(2000, "B", "r", AGENT_RES)}},
+    {"a filter for role x does not block role y",
+     AGENT_RES,
+     {{"M", {"x", "y"}}},
+     {FULL(0, "M", "x", AGENT_RES), BACK(0, "M", "x", NULL, 60),
+      RUN(0, "M", "y", AGENT_RES), BACK(0, "M", "y", NULL, 30), COUNT(2, 2),
+      NONE(0), NONE_FULL(29999), FULL(30000, "M", "y", AGENT_RES),
+      COUNT(1, 1)}},
+    {"revive clears the filters",
+     AGENT_RES,
+     {{"A", {"r"}}},
+     {FULL(0, "A", "r", AGENT_RES), BACK(0, "A", "r", NULL, 60), NONE(0),
+      REVIVE("A", NULL), COUNT(0, 0), RUN(0, "A", "r", AGENT_RES)}},
+    {"revive of one role keeps the other role's filter",
+     AGENT_RES,
+     {{"M", {"x", "y"}}},
+     {FULL(0, "M", "x", AGENT_RES), BACK(0, "M", "x", NULL, 60),
+      RUN(0, "M", "y", AGENT_RES), BACK(0, "M", "y", NULL, 60),
+      REVIVE("M", "y"), COUNT(1, 1), RUN(0, "M", "y", AGENT_RES)}},
+    {"refusals block one by one, not as their union",
+     "cpus:2;mem:1024",
+     {{"A", {"r"}}},
+     {FULL(0, "A", "r", "cpus:2;mem:1024"), BACK(0, "A", "r", "cpus:1", 60),
+      NONE(0), BACK(0, "A", "r", "mem:1024", 60), COUNT(1, 2),
+      RUN(0, "A", "r", "cpus:1;mem:1024")}},
+    {"a covered refusal adds nothing, a covering one replaces",
+     "cpus:2;mem:1024",
+     {{"A", {"r"}}},
+     {FULL(0, "A", "r", "cpus:2;mem:1024"), BACK(0, "A", "r", "cpus:1", 60),
+      USED("A", "r", "cpus:1"), BACK(0, "A", "r", "cpus:0.5", 30), COUNT(1, 1),
+      BACK(0, "A", "r", "cpus:0.5", 90), COUNT(1, 2), USED("A", "r", "cpus:1"),
+      BACK(0, "A", "r", "cpus:1", 120), COUNT(1, 1), NONE_FULL(119999),
+      FULL(120000, "A", "r", "cpus:1")}},
+    {"past the bound, the refusal expiring first gives way",
+     "cpus:4;mem:4096;disk:4096;gpus:4",
+     {{"A", {"r"}}},
+     {FULL(0, "A", "r", "cpus:4;mem:4096;disk:4096;gpus:4"),
+      BACK(0, "A", "r", "cpus:1", 100), USED("A", "r", "cpus:1"),
+      BACK(0, "A", "r", "cpus:4;mem:4096;disk:4096;gpus:4", 10),
+      USED("A", "r", "mem:1"), BACK(0, "A", "r", "mem:1", 100),
+      USED("A", "r", "disk:1"), BACK(0, "A", "r", "disk:1", 100), COUNT(1, 4),
+      NONE(0), USED("A", "r", "gpus:1"), BACK(0, "A", "r", "gpus:1", 100),
+      COUNT(1, 4), RUN(0, "A", "r", "cpus:4;mem:4096;disk:4096;gpus:4")}},
+    {"reserved agent: the role's part is what is compared",
+     "cpus(r):1;mem(r):512;cpus:1;mem:512",
+     {{"A", {"r"}}},
+     {FULL(0, "A", "r", "cpus(r):1;mem(r):512;cpus:1;mem:512"),
+      BACK(0, "A", "r", "cpus:1;mem:512", 60), NONE(0),
+      BACK(1000, "A", "r", "cpus(r):1", 0),
+      RUN(1000, "A", "r", "cpus(r):1;cpus:1;mem:512")}},
+    {"resources reserved to another role do not lift the filter",
+     "cpus(q):1;mem(q):512;cpus:1;mem:512",
+     {{"A", {"r"}}},
+     {FULL(0, "A", "r", "cpus:1;mem:512"), BACK(0, "A", "r", NULL, 60), NONE(0),
+      NONE_FULL(59999), FULL(60000, "A", "r", "cpus:1;mem:512")}},
+    {"an empty give-back installs no filter",
+     AGENT_RES,
+     {{"A", {"r"}}},
+     {FULL(0, "A", "r", AGENT_RES), BACK(0, "A", "r", "cpus:0", 60),
+      COUNT(0, 0)}},
+};
+
+/* The last offer made to fw, which must exist. */
+static const struct offer_rec *rec_last(const struct recorder *r,
+                                        const char *fw)
+{
+	for (size_t i = r->n; i-- > 0;)
+		if (streq(r->v[i].fw, fw))
+			return &r->v[i];
+	fail_msg("no offer to '%s' yet", fw);
+	return NULL;
+}
+
+/* res equals the text want with allocation role role. */
+static void assert_res_equal(const struct resources *res, const char *want,
+                             const char *role)
+{
+	struct resources w = res_parse(want);
+
+	resources_set_alloc_role(&w, role);
+	assert_true(resources_contains(res, &w));
+	assert_true(resources_contains(&w, res));
+	resources_release(&w);
+}
+
+static void filter_step(struct alloc *a, struct recorder *rec,
+                        const struct fstep *st)
+{
+	struct alloc_stats stats;
+	struct resources r;
+	size_t before = rec->n;
+
+	switch (st->op) {
+	case FOP_RUN:
+	case FOP_FULL:
+		alloc_run(a, st->t, st->op == FOP_FULL, rec_cb, rec);
+		assert_int_equal(rec->n - before, st->fw ? 1 : 0);
+		if (!st->fw)
+			break;
+		assert_string_equal(rec->v[before].fw, st->fw);
+		assert_string_equal(rec->v[before].role, st->role);
+		assert_res_equal(&rec->v[before].res, st->res, st->role);
+		break;
+	case FOP_BACK:
+		if (!st->res) {
+			const struct offer_rec *o = rec_last(rec, st->fw);
+			assert_string_equal(o->role, st->role);
+			alloc_recover(a, "S1", st->fw, &o->res, st->refuse,
+			              st->t);
+			break;
+		}
+		r = res_parse(st->res);
+		resources_set_alloc_role(&r, st->role);
+		alloc_recover(a, "S1", st->fw, &r, st->refuse, st->t);
+		resources_release(&r);
+		break;
+	case FOP_USED:
+		r = res_parse(st->res);
+		resources_set_alloc_role(&r, st->role);
+		assert_int_equal(alloc_used_add(a, "S1", st->fw, &r), 0);
+		resources_release(&r);
+		break;
+	case FOP_REVIVE:
+		alloc_revive(a, st->fw, &st->role, st->role ? 1 : 0);
+		break;
+	case FOP_COUNT:
+		alloc_get_stats(a, &stats);
+		assert_int_equal(stats.filters, st->filters);
+		assert_int_equal(stats.refusals, st->refusals);
+		break;
+	case FOP_END:
+		break;
+	}
+}
+
+static void test_filter_scenarios(void **state)
+{
+	(void)state;
+	for (size_t c = 0; c < ARRAY_SIZE(filter_cases); c++) {
+		const struct filter_case *fc = &filter_cases[c];
+		struct alloc *a = alloc_new(NULL);
+		struct recorder rec = {0};
+
+		print_message("case: %s\n", fc->name);
+		agent_add_text(a, "S1", fc->agent);
+		for (size_t i = 0; i < ARRAY_SIZE(fc->fws) && fc->fws[i].id;
+		     i++) {
+			size_t n = fc->fws[i].roles[1] ? 2 : 1;
+			alloc_framework_add(a, fc->fws[i].id, fc->fws[i].roles,
+			                    n, true);
+		}
+		for (size_t i = 0;
+		     i < ARRAY_SIZE(fc->steps) && fc->steps[i].op != FOP_END;
+		     i++) {
+			print_message("  step %zu\n", i);
+			filter_step(a, &rec, &fc->steps[i]);
+		}
+		rec_release(&rec);
+		alloc_free(a);
+	}
 }
 
 /* ---- suppress / revive -----------------------------------------------------
@@ -1300,6 +1555,7 @@ int main(void)
 	    cmocka_unit_test(test_filters),
 	    cmocka_unit_test(test_refuse_seconds),
 	    cmocka_unit_test(test_filter_per_role),
+	    cmocka_unit_test(test_filter_scenarios),
 	    cmocka_unit_test(test_suppress_revive),
 	    cmocka_unit_test(test_suppress_one_role),
 	    cmocka_unit_test(test_inactive_framework),
