@@ -49,7 +49,7 @@ TESTBIN := $(TESTBIN_SRC:tests/integration/%.c=$(B)/tests/%)
 BENCH_SRC := $(wildcard bench/bench_*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 
-.PHONY: all deps check unit fuzz-replay integration demo fuzz bench lint \
+.PHONY: all deps check unit fuzz-replay integration demo fuzz bench bench-smoke lint \
 	format format-check valgrind clean
 all: $(ATOLL) $(EXAMPLE_BIN) $(TESTBIN) $(BENCH_BIN)
 
@@ -93,7 +93,7 @@ $(B)/fuzz/%-replay: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/driver.o $(LIBATOLL)
 
 check: deps
 	$(MAKE) --no-print-directory all $(UNIT_BIN) $(FUZZ_REPLAY)
-	$(MAKE) --no-print-directory unit fuzz-replay integration
+	$(MAKE) --no-print-directory unit fuzz-replay bench-smoke integration
 
 unit: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; $$t; done
@@ -123,6 +123,9 @@ fuzz: deps
 		build-fuzz/$$n -max_total_time=$(FUZZ_SECONDS) \
 			build-fuzz/$$n-corpus tests/fuzz/corpus/$$n; done
 
+bench-smoke: all
+	@BUILD=$(abspath $(B)) BENCH_SMOKE=1 BENCH_RUNS=1 bench/run.sh
+
 bench: deps all
 	@ATOLL=$(abspath $(ATOLL)) BUILD=$(abspath $(B)) bench/run.sh
 
@@ -131,11 +134,14 @@ lint:
 	cppcheck --quiet --enable=warning,style,performance,portability \
 		--suppress=missingIncludeSystem -Isrc -Iinclude $(LIB_SRC) src/main.c
 
+FORMAT_SRC = $(LIB_SRC) src/main.c $(wildcard src/*/*.h include/atoll/*.h \
+	tests/unit/*.c tests/fuzz/*.c tests/integration/*.c examples/*.c bench/*.c)
+
 format:
-	clang-format -i $(LIB_SRC) src/main.c $(wildcard src/*/*.h include/atoll/*.h)
+	clang-format -i $(FORMAT_SRC)
 
 format-check:
-	clang-format --dry-run --Werror $(LIB_SRC) src/main.c
+	clang-format --dry-run --Werror $(FORMAT_SRC)
 
 valgrind: $(UNIT_BIN)
 	@set -e; for t in $(UNIT_BIN); do \

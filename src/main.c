@@ -17,18 +17,18 @@ struct command {
 };
 
 static const struct command commands[] = {
-	{"master", master_main, "run a master (cluster state, offers, APIs)"},
-	{"agent", agent_main, "run an agent (resources, executors, sandboxes)"},
-	{"executor", executor_main,
-	 "the command executor (started by the agent)"},
+    {"master", master_main, "run a master (cluster state, offers, APIs)"},
+    {"agent", agent_main, "run an agent (resources, executors, sandboxes)"},
+    {"executor", executor_main, "the command executor (started by the agent)"},
 };
 
 static void usage(FILE *out)
 {
 	fprintf(out, "usage: atoll <command> [flags]   (atoll <command> "
-		     "--help for its flags)\n\ncommands:\n");
+	             "--help for its flags)\n\ncommands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
-		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
+		fprintf(out, "  %-10s %s\n", commands[i].name,
+		        commands[i].help);
 	fprintf(out, "  %-10s %s\n", "version", "print the version");
 }
 

@@ -48,8 +48,7 @@ struct alloc_opts {
  * already set to role) is now held by framework_id on agent_id.
  */
 typedef void alloc_offer_fn(const char *framework_id, const char *agent_id,
-			    const char *role, struct resources *res,
-			    void *arg);
+                            const char *role, struct resources *res, void *arg);
 
 struct alloc *alloc_new(const struct alloc_opts *opts); /* opts may be NULL */
 void alloc_free(struct alloc *a);
@@ -59,10 +58,9 @@ void alloc_free(struct alloc *a);
  * agent is never offered; removing an agent forgets what frameworks held
  * there. Agents' totals make the cluster total that shares divide by. */
 void alloc_agent_add(struct alloc *a, const char *agent_id,
-		     const struct resources *total);
+                     const struct resources *total);
 void alloc_agent_remove(struct alloc *a, const char *agent_id);
-void alloc_agent_set_active(struct alloc *a, const char *agent_id,
-			    bool active);
+void alloc_agent_set_active(struct alloc *a, const char *agent_id, bool active);
 
 /*
  * Frameworks. An inactive (disconnected) framework is never offered, and
@@ -71,11 +69,11 @@ void alloc_agent_set_active(struct alloc *a, const char *agent_id,
  * flag (roles it leaves keep their allocations but get no more offers).
  */
 void alloc_framework_add(struct alloc *a, const char *framework_id,
-			 const char *const *roles, size_t nroles, bool active);
+                         const char *const *roles, size_t nroles, bool active);
 /* Forgets the framework; whatever it still held returns to its agents. */
 void alloc_framework_remove(struct alloc *a, const char *framework_id);
 void alloc_framework_set_active(struct alloc *a, const char *framework_id,
-				bool active);
+                                bool active);
 
 /*
  * Marks res (allocation_info.role set) as held by framework on agent, e.g.
@@ -85,7 +83,7 @@ void alloc_framework_set_active(struct alloc *a, const char *framework_id,
  * without allocation_info.role count for the framework's first role.
  */
 int alloc_used_add(struct alloc *a, const char *agent_id,
-		   const char *framework_id, const struct resources *res);
+                   const char *framework_id, const struct resources *res);
 
 /*
  * Gives res back from framework on agent (declined or unused offer parts,
@@ -106,16 +104,16 @@ int alloc_used_add(struct alloc *a, const char *agent_id,
  * part of res is empty) is not installed.
  */
 void alloc_recover(struct alloc *a, const char *agent_id,
-		   const char *framework_id, const struct resources *res,
-		   double refuse_seconds, uint64_t now_ms);
+                   const char *framework_id, const struct resources *res,
+                   double refuse_seconds, uint64_t now_ms);
 
 /* Stops (suppress) or resumes offers to the framework for roles (nroles ==
  * 0: all its roles; roles it is not subscribed to are ignored). Revive also
  * drops the framework's refuse filters for those roles. */
 void alloc_suppress(struct alloc *a, const char *framework_id,
-		    const char *const *roles, size_t nroles);
+                    const char *const *roles, size_t nroles);
 void alloc_revive(struct alloc *a, const char *framework_id,
-		  const char *const *roles, size_t nroles);
+                  const char *const *roles, size_t nroles);
 
 /* Role weights (default 1.0; must be > 0 and finite, others are ignored).
  * A weight applies to the role's node in the role tree. */
@@ -137,7 +135,7 @@ double alloc_weight(const struct alloc *a, const char *role);
  * framework or agent removed by an earlier callback is dropped silently).
  */
 size_t alloc_run(struct alloc *a, uint64_t now_ms, bool full,
-		 alloc_offer_fn *cb, void *arg);
+                 alloc_offer_fn *cb, void *arg);
 
 /*
  * Introspection for GET_ROLES, metrics and tests. Shares are dominant
@@ -150,19 +148,19 @@ double alloc_framework_share(const struct alloc *a, const char *framework_id);
 /* Adds to out the resources allocated to exactly role (all frameworks,
  * offered or used; allocation_info.role set). */
 void alloc_role_allocated(const struct alloc *a, const char *role,
-			  struct resources *out);
+                          struct resources *out);
 size_t alloc_agent_count(const struct alloc *a);
 
 /* Counters since alloc_new, for metrics, benchmarks and tests. */
 struct alloc_stats {
-	uint64_t runs;		 /* alloc_run calls */
-	uint64_t full_runs;	 /* of which visited every agent */
+	uint64_t runs;           /* alloc_run calls */
+	uint64_t full_runs;      /* of which visited every agent */
 	uint64_t agents_visited; /* agents looked at by all runs */
-	uint64_t candidates;	 /* (framework, role) pairs considered */
-	uint64_t allocations;	 /* allocations handed to callbacks */
-	size_t filters;		 /* (framework, role, agent) with filters */
-	size_t refusals;	 /* refusals those filters hold */
-	size_t dirty_agents;	 /* agents the next incremental run sees */
+	uint64_t candidates;     /* (framework, role) pairs considered */
+	uint64_t allocations;    /* allocations handed to callbacks */
+	size_t filters;          /* (framework, role, agent) with filters */
+	size_t refusals;         /* refusals those filters hold */
+	size_t dirty_agents;     /* agents the next incremental run sees */
 };
 
 void alloc_get_stats(const struct alloc *a, struct alloc_stats *out);

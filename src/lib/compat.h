@@ -34,7 +34,7 @@
 	} while (0)
 
 void compat_bug(const char *file, int line, const char *what)
-	__attribute__((noreturn));
+    __attribute__((noreturn));
 
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);

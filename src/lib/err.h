@@ -12,9 +12,9 @@ struct err {
 
 /* Sets the message (printf-style) and returns -EINVAL for convenience. */
 int err_set(struct err *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /* Prefixes the existing message with "prefix: ". */
 int err_prefix(struct err *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -22,11 +22,11 @@ int flags_parse_duration(const char *s, double *seconds)
 		const char *unit;
 		double mult;
 	} units[] = {
-		{"ns", 1e-9},	{"us", 1e-6},	  {"ms", 1e-3},	  {"secs", 1},
-		{"sec", 1},	{"s", 1},	  {"mins", 60},	  {"min", 60},
-		{"m", 60},	{"hrs", 3600},	  {"hr", 3600},	  {"h", 3600},
-		{"days", 86400}, {"day", 86400}, {"d", 86400},  {"weeks", 604800},
-		{"week", 604800}, {"w", 604800},
+	    {"ns", 1e-9},     {"us", 1e-6},   {"ms", 1e-3}, {"secs", 1},
+	    {"sec", 1},       {"s", 1},       {"mins", 60}, {"min", 60},
+	    {"m", 60},        {"hrs", 3600},  {"hr", 3600}, {"h", 3600},
+	    {"days", 86400},  {"day", 86400}, {"d", 86400}, {"weeks", 604800},
+	    {"week", 604800}, {"w", 604800},
 	};
 	char *end;
 	double v;
@@ -59,9 +59,14 @@ int flags_parse_bytes(const char *s, unsigned long long *bytes)
 		const char *unit;
 		double mult;
 	} units[] = {
-		{"B", 1},	   {"KB", 1024.0},	   {"KiB", 1024.0},
-		{"MB", 1048576.0}, {"MiB", 1048576.0},	   {"GB", 1073741824.0},
-		{"GiB", 1073741824.0}, {"TB", 1099511627776.0},
+	    {"B", 1},
+	    {"KB", 1024.0},
+	    {"KiB", 1024.0},
+	    {"MB", 1048576.0},
+	    {"MiB", 1048576.0},
+	    {"GB", 1073741824.0},
+	    {"GiB", 1073741824.0},
+	    {"TB", 1099511627776.0},
 	};
 	char *end;
 	double v;
@@ -109,7 +114,7 @@ static bool flag_has_bounds(const struct flag_def *d)
 }
 
 static int flag_set(const struct flag_def *d, void *cfg, const char *val,
-		    struct err *e)
+                    struct err *e)
 {
 	void *p = flag_ptr(d, cfg);
 	char *end;
@@ -122,8 +127,9 @@ static int flag_set(const struct flag_def *d, void *cfg, const char *val,
 		return 0;
 	case FLAG_BOOL:
 		if (flag_parse_bool(val, (bool *)p))
-			return err_set(e, "--%s: expected true or false, got '%s'",
-				       d->name, val);
+			return err_set(e,
+			               "--%s: expected true or false, got '%s'",
+			               d->name, val);
 		return 0;
 	case FLAG_INT: {
 		long v;
@@ -131,7 +137,7 @@ static int flag_set(const struct flag_def *d, void *cfg, const char *val,
 		v = strtol(val, &end, 10);
 		if (errno || end == val || *end)
 			return err_set(e, "--%s: expected an integer, got '%s'",
-				       d->name, val);
+			               d->name, val);
 		dv = (double)v;
 		*(long *)p = v;
 		break;
@@ -141,24 +147,25 @@ static int flag_set(const struct flag_def *d, void *cfg, const char *val,
 		dv = strtod(val, &end);
 		if (errno || end == val || *end || !isfinite(dv))
 			return err_set(e, "--%s: expected a number, got '%s'",
-				       d->name, val);
+			               d->name, val);
 		*(double *)p = dv;
 		break;
 	case FLAG_DURATION:
 		if (flags_parse_duration(val, &dv))
-			return err_set(e,
-				       "--%s: expected a duration such as 15secs, "
-				       "500ms or 10mins, got '%s'",
-				       d->name, val);
+			return err_set(
+			    e,
+			    "--%s: expected a duration such as 15secs, "
+			    "500ms or 10mins, got '%s'",
+			    d->name, val);
 		*(double *)p = dv;
 		break;
 	case FLAG_BYTES: {
 		unsigned long long b;
 		if (flags_parse_bytes(val, &b))
 			return err_set(e,
-				       "--%s: expected a size such as 8MB, got "
-				       "'%s'",
-				       d->name, val);
+			               "--%s: expected a size such as 8MB, got "
+			               "'%s'",
+			               d->name, val);
 		*(uint64_t *)p = b;
 		dv = (double)b;
 		break;
@@ -166,7 +173,7 @@ static int flag_set(const struct flag_def *d, void *cfg, const char *val,
 	}
 	if (flag_has_bounds(d) && (dv < d->min || dv > d->max))
 		return err_set(e, "--%s: must be between %g and %g, got '%s'",
-			       d->name, d->min, d->max, val);
+		               d->name, d->min, d->max, val);
 	return 0;
 }
 
@@ -182,9 +189,8 @@ static bool flag_name_eq(const char *typed, size_t len, const char *name)
 	return name[i] == '\0';
 }
 
-static const struct flag_def *flag_find(const struct flag_def *defs,
-					size_t n, const char *name,
-					size_t len)
+static const struct flag_def *flag_find(const struct flag_def *defs, size_t n,
+                                        const char *name, size_t len)
 {
 	for (size_t i = 0; i < n; i++)
 		if (flag_name_eq(name, len, defs[i].name))
@@ -193,12 +199,13 @@ static const struct flag_def *flag_find(const struct flag_def *defs,
 }
 
 int flags_parse(const struct flag_def *defs, size_t n, void *cfg, int argc,
-		char **argv, int *rest, struct err *e)
+                char **argv, int *rest, struct err *e)
 {
 	int i, rc;
 
 	for (size_t k = 0; k < n; k++) {
-		if (defs[k].def && (rc = flag_set(&defs[k], cfg, defs[k].def, e)))
+		if (defs[k].def &&
+		    (rc = flag_set(&defs[k], cfg, defs[k].def, e)))
 			return err_prefix(e, "default");
 	}
 	if (rest)
@@ -218,8 +225,10 @@ int flags_parse(const struct flag_def *defs, size_t n, void *cfg, int argc,
 		if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0)
 			return 1;
 		if (strncmp(a, "--", 2) != 0)
-			return err_set(e, "unexpected argument '%s' (flags "
-					  "look like --name=value)", a);
+			return err_set(e,
+			               "unexpected argument '%s' (flags "
+			               "look like --name=value)",
+			               a);
 		name = a + 2;
 		eq = strchr(name, '=');
 		len = eq ? (size_t)(eq - name) : strlen(name);
@@ -233,14 +242,15 @@ int flags_parse(const struct flag_def *defs, size_t n, void *cfg, int argc,
 		}
 		if (!d)
 			return err_set(e, "unknown flag '--%.*s' (see --help)",
-				       (int)len, name);
+			               (int)len, name);
 		if (eq) {
 			val = eq + 1;
 		} else if (d->type == FLAG_BOOL) {
 			val = negated ? "false" : "true";
 		} else {
 			if (i + 1 >= argc)
-				return err_set(e, "--%s: missing value", d->name);
+				return err_set(e, "--%s: missing value",
+				               d->name);
 			val = argv[++i];
 		}
 		if ((rc = flag_set(d, cfg, val, e)))
@@ -261,7 +271,7 @@ void flags_release(const struct flag_def *defs, size_t n, void *cfg)
 }
 
 static void flag_format(const struct flag_def *d, const void *cfg,
-			struct buf *out)
+                        struct buf *out)
 {
 	const void *p = (const char *)cfg + d->offset;
 	switch (d->type) {
@@ -281,21 +291,22 @@ static void flag_format(const struct flag_def *d, const void *cfg,
 		buf_addf(out, "%gsecs", *(const double *)p);
 		break;
 	case FLAG_BYTES:
-		buf_addf(out, "%lluB", (unsigned long long)*(const uint64_t *)p);
+		buf_addf(out, "%lluB",
+		         (unsigned long long)*(const uint64_t *)p);
 		break;
 	}
 }
 
 void flags_usage(FILE *out, const char *command, const char *summary,
-		 const struct flag_def *defs, size_t n)
+                 const struct flag_def *defs, size_t n)
 {
 	fprintf(out, "usage: %s [flags]\n\n%s\n\nflags:\n", command, summary);
 	for (size_t i = 0; i < n; i++) {
 		const struct flag_def *d = &defs[i];
 		static const char *const tn[] = {"STRING", "INT",      "NUMBER",
-						 "BOOL",   "DURATION", "BYTES"};
+		                                 "BOOL",   "DURATION", "BYTES"};
 		fprintf(out, "  --%s=%s\n      %s", d->name, tn[d->type],
-			d->help);
+		        d->help);
 		if (d->def)
 			fprintf(out, " (default: %s)", d->def);
 		fputc('\n', out);
@@ -303,7 +314,7 @@ void flags_usage(FILE *out, const char *command, const char *summary,
 }
 
 void flags_write_list(struct jsonw *w, const struct flag_def *defs, size_t n,
-		      const void *cfg)
+                      const void *cfg)
 {
 	struct buf v = BUF_INIT;
 	jsonw_arr_begin(w);
@@ -320,7 +331,7 @@ void flags_write_list(struct jsonw *w, const struct flag_def *defs, size_t n,
 }
 
 void flags_write_map(struct jsonw *w, const struct flag_def *defs, size_t n,
-		     const void *cfg)
+                     const void *cfg)
 {
 	struct buf v = BUF_INIT;
 	jsonw_obj_begin(w);

@@ -29,13 +29,13 @@ enum flag_type {
 struct flag_def {
 	const char *name; /* with dashes, without the leading "--" */
 	enum flag_type type;
-	size_t offset; /* of the field inside the role's config struct */
+	size_t offset;   /* of the field inside the role's config struct */
 	const char *def; /* default as text, NULL = unset (strings only) */
 	double min, max; /* inclusive bounds for numbers; min == max = none */
 	const char *help;
 };
 
-#define FLAG_DEF(cfgtype, field, nm, ty, dflt, lo, hi, hlp)                     \
+#define FLAG_DEF(cfgtype, field, nm, ty, dflt, lo, hi, hlp)                    \
 	{                                                                      \
 		.name = (nm), .type = (ty),                                    \
 		.offset = offsetof(cfgtype, field), .def = (dflt),             \
@@ -49,17 +49,17 @@ struct flag_def {
  * --help was given (the caller prints flags_usage()), or -EINVAL with e set.
  */
 int flags_parse(const struct flag_def *defs, size_t n, void *cfg, int argc,
-		char **argv, int *rest, struct err *e);
+                char **argv, int *rest, struct err *e);
 /* Frees string values. */
 void flags_release(const struct flag_def *defs, size_t n, void *cfg);
 void flags_usage(FILE *out, const char *command, const char *summary,
-		 const struct flag_def *defs, size_t n);
+                 const struct flag_def *defs, size_t n);
 /* Writes the current values as [{"name":..,"value":..}] (GET_FLAGS shape). */
 void flags_write_list(struct jsonw *w, const struct flag_def *defs, size_t n,
-		      const void *cfg);
+                      const void *cfg);
 /* Writes {"name": "value", ...} (the classic /flags shape's "flags"). */
 void flags_write_map(struct jsonw *w, const struct flag_def *defs, size_t n,
-		     const void *cfg);
+                     const void *cfg);
 
 /* Value parsers, exposed for tests and for parsing JSON fields. */
 int flags_parse_duration(const char *s, double *seconds);

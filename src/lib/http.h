@@ -38,17 +38,17 @@ struct http_header {
 };
 
 struct http_request {
-	struct http_conn *conn;	   /* private */
-	const char *method;	   /* "GET", "POST", ... (static string) */
-	char *target;		   /* the raw request target */
-	char *path;		   /* percent-decoded path, without query */
-	char *query;		   /* raw query string after '?', or NULL */
+	struct http_conn *conn; /* private */
+	const char *method;     /* "GET", "POST", ... (static string) */
+	char *target;           /* the raw request target */
+	char *path;             /* percent-decoded path, without query */
+	char *query;            /* raw query string after '?', or NULL */
 	struct http_header *headers;
 	size_t nheaders;
 	char *body; /* NUL-terminated (body[body_len] == 0); never NULL */
 	size_t body_len;
 	const char *principal; /* authenticated principal; NULL = anonymous */
-	char peer[64];	       /* "ip:port" of the client */
+	char peer[64];         /* "ip:port" of the client */
 	/* response headers added with http_request_add_header(), private */
 	struct buf resp_headers;
 };
@@ -61,19 +61,19 @@ struct http_request {
 typedef void http_handler_fn(struct http_request *req, void *arg);
 
 struct http_server_opts {
-	const char *ip;		   /* default "127.0.0.1" */
-	int port;		   /* 0 = pick a free port */
-	size_t max_header_bytes;   /* default 64 KiB; beyond: 431 */
-	size_t max_body_bytes;	   /* default 8 MiB; beyond: 413 */
-	uint64_t idle_timeout_ms;  /* default 75 s: no complete request */
+	const char *ip;             /* default "127.0.0.1" */
+	int port;                   /* 0 = pick a free port */
+	size_t max_header_bytes;    /* default 64 KiB; beyond: 431 */
+	size_t max_body_bytes;      /* default 8 MiB; beyond: 413 */
+	uint64_t idle_timeout_ms;   /* default 75 s: no complete request */
 	uint64_t header_timeout_ms; /* default 15 s: request must complete */
-	size_t max_connections;	   /* default 10000; beyond: closed at once */
-	size_t stream_queue_bytes; /* default 16 MiB per streaming response */
+	size_t max_connections;     /* default 10000; beyond: closed at once */
+	size_t stream_queue_bytes;  /* default 16 MiB per streaming response */
 };
 
 /* Case-insensitive lookup; NULL when absent. */
 const char *http_request_header(const struct http_request *req,
-				const char *name);
+                                const char *name);
 /*
  * Looks up a query parameter and percent-decodes it into a new heap string
  * (caller frees). Returns NULL when absent.
@@ -81,11 +81,11 @@ const char *http_request_header(const struct http_request *req,
 char *http_request_query(const struct http_request *req, const char *name);
 
 struct http_server *http_server_new(uv_loop_t *loop,
-				    const struct http_server_opts *opts,
-				    http_handler_fn *handler, void *arg);
+                                    const struct http_server_opts *opts,
+                                    http_handler_fn *handler, void *arg);
 /* Binds and listens. Returns 0 or a negative errno with e set. */
 int http_server_listen(struct http_server *s, struct err *e)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* The bound port (useful with port 0). */
 int http_server_port(const struct http_server *s);
 /* Number of open connections (for metrics and tests). */
@@ -105,17 +105,16 @@ void http_request_defer(struct http_request *req);
 
 /* Adds a response header (before http_respond* / http_stream_begin). */
 void http_request_add_header(struct http_request *req, const char *name,
-			  const char *value);
+                             const char *value);
 /* Sends a complete response. body may be NULL when len is 0. */
 void http_respond(struct http_request *req, int status,
-		  const char *content_type, const void *body, size_t len);
+                  const char *content_type, const void *body, size_t len);
 /* Same, taking the buffer's memory (b is left empty). */
 void http_respond_buf(struct http_request *req, int status,
-		      const char *content_type, struct buf *b);
+                      const char *content_type, struct buf *b);
 /* A text/plain error body: the message a user reads, plus a newline. */
-void http_respond_error(struct http_request *req, int status,
-			const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+void http_respond_error(struct http_request *req, int status, const char *fmt,
+                        ...) __attribute__((format(printf, 3, 4)));
 /* The standard reason phrase ("Not Found"). */
 const char *http_status_text(int status);
 
@@ -135,9 +134,9 @@ typedef void http_stream_close_fn(struct http_stream *s, void *arg);
  * returns, as usual.
  */
 struct http_stream *http_stream_begin(struct http_request *req, int status,
-				      const char *content_type,
-				      http_stream_close_fn *on_close,
-				      void *arg);
+                                      const char *content_type,
+                                      http_stream_close_fn *on_close,
+                                      void *arg);
 /* (Returns NULL, without a close callback, only for a deferred request
  * whose connection is already gone; http_stream_* accept NULL.) */
 /*
@@ -147,15 +146,14 @@ struct http_stream *http_stream_begin(struct http_request *req, int status,
  * when the stream is already closing.
  */
 int http_stream_write(struct http_stream *s, const void *data, size_t len)
-	__attribute__((warn_unused_result));
+    __attribute__((warn_unused_result));
 /* Bytes queued and not yet written to the socket. */
 size_t http_stream_queued(const struct http_stream *s);
 /* Ends the response (terminating chunk), then closes the connection. The
  * close callback runs later, from the loop. */
 void http_stream_end(struct http_stream *s);
 /* Queues data regardless of the bound, then ends as http_stream_end(). */
-void http_stream_end_with(struct http_stream *s, const void *data,
-			  size_t len);
+void http_stream_end_with(struct http_stream *s, const void *data, size_t len);
 
 /* ---- client ------------------------------------------------------------- */
 
@@ -168,13 +166,13 @@ struct http_response {
 };
 
 const char *http_response_header(const struct http_response *resp,
-				 const char *name);
+                                 const char *name);
 
 struct http_client_req {
-	const char *method;	  /* default "POST" when body, else "GET" */
-	const char *path;	  /* request target, e.g. "/api/v1/scheduler" */
+	const char *method;       /* default "POST" when body, else "GET" */
+	const char *path;         /* request target, e.g. "/api/v1/scheduler" */
 	const char *content_type; /* NULL = none */
-	const char *accept;	  /* NULL = none */
+	const char *accept;       /* NULL = none */
 	const char *const *headers; /* NULL-terminated "Name: value" list */
 	const void *body;
 	size_t body_len;
@@ -196,14 +194,14 @@ typedef void http_response_fn(struct http_response *resp, int err, void *arg);
 struct http_client;
 /* A client for host:port (numeric IPv4/IPv6 or a name resolved once). */
 struct http_client *http_client_new(uv_loop_t *loop, const char *host,
-				    int port);
+                                    int port);
 /* Cancels queued requests without calling their callbacks, closes. */
 void http_client_free(struct http_client *c);
 /* Queues a request; requests run in order on one keep-alive connection,
  * which is (re)opened on demand. Everything in req is copied. */
 void http_client_request(struct http_client *c,
-			 const struct http_client_req *req,
-			 http_response_fn *cb, void *arg);
+                         const struct http_client_req *req,
+                         http_response_fn *cb, void *arg);
 
 struct http_sub;
 /* Status and headers of the streaming response (body empty). */
@@ -216,10 +214,10 @@ typedef void http_sub_end_fn(int err, void *arg);
 
 /* Opens a dedicated connection and sends req; the response body streams. */
 struct http_sub *http_sub_open(uv_loop_t *loop, const char *host, int port,
-			       const struct http_client_req *req,
-			       http_sub_headers_fn *on_headers,
-			       http_sub_data_fn *on_data,
-			       http_sub_end_fn *on_end, void *arg);
+                               const struct http_client_req *req,
+                               http_sub_headers_fn *on_headers,
+                               http_sub_data_fn *on_data,
+                               http_sub_end_fn *on_end, void *arg);
 /* Closes the stream; no callback of s runs after this returns. */
 void http_sub_close(struct http_sub *s);
 
@@ -228,6 +226,6 @@ void http_sub_close(struct http_sub *s);
  * into host (heap, caller frees) and port. Returns 0 or -EINVAL.
  */
 int http_parse_hostport(const char *s, int default_port, char **host,
-			int *port);
+                        int *port);
 
 #endif

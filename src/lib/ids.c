@@ -22,10 +22,10 @@ void ids_uuid(uint8_t out[IDS_UUID_LEN])
 void ids_uuid_format(const uint8_t u[IDS_UUID_LEN], char out[IDS_UUID_STRLEN])
 {
 	snprintf(out, IDS_UUID_STRLEN,
-		 "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
-		 "%02x%02x%02x%02x%02x%02x",
-		 u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
-		 u[10], u[11], u[12], u[13], u[14], u[15]);
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-"
+	         "%02x%02x%02x%02x%02x%02x",
+	         u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9],
+	         u[10], u[11], u[12], u[13], u[14], u[15]);
 }
 
 void ids_uuid_str(char out[IDS_UUID_STRLEN])
@@ -36,15 +36,15 @@ void ids_uuid_str(char out[IDS_UUID_STRLEN])
 }
 
 static const char b64[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void ids_base64_encode(const void *data, size_t n, char *out)
 {
 	const uint8_t *p = data;
 	size_t i, o = 0;
 	for (i = 0; i + 2 < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 |
-			     p[i + 2];
+		uint32_t v =
+		    (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
 		out[o++] = b64[v >> 18];
 		out[o++] = b64[(v >> 12) & 63];
 		out[o++] = b64[(v >> 6) & 63];

@@ -14,7 +14,7 @@
 
 void ids_uuid(uint8_t out[IDS_UUID_LEN]);
 void ids_uuid_format(const uint8_t uuid[IDS_UUID_LEN],
-		     char out[IDS_UUID_STRLEN]);
+                     char out[IDS_UUID_STRLEN]);
 /* A fresh random UUID as text. */
 void ids_uuid_str(char out[IDS_UUID_STRLEN]);
 

@@ -41,7 +41,7 @@ static inline void list_del(struct list *n)
 #define list_first(head, type, member)                                         \
 	(list_empty(head) ? NULL : list_entry((head)->next, type, member))
 #define LIST_FOR_EACH_SAFE(pos, tmp, head)                                     \
-	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head);      \
+	for ((pos) = (head)->next, (tmp) = (pos)->next; (pos) != (head);       \
 	     (pos) = (tmp), (tmp) = (pos)->next)
 
 #endif

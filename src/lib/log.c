@@ -44,7 +44,7 @@ int log_parse_level(const char *s, enum log_level *out)
 }
 
 void log_write(enum log_level level, const char *component, const char *fmt,
-	       ...)
+               ...)
 {
 	char line[2048];
 	struct timeval tv;
@@ -55,10 +55,10 @@ void log_write(enum log_level level, const char *component, const char *fmt,
 	gettimeofday(&tv, NULL);
 	gmtime_r(&tv.tv_sec, &tm);
 	n = snprintf(line, sizeof(line),
-		     "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s ",
-		     tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-		     tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000),
-		     log_level_name(level), component);
+	             "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s %s ",
+	             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	             tm.tm_min, tm.tm_sec, (int)(tv.tv_usec / 1000),
+	             log_level_name(level), component);
 	va_start(ap, fmt);
 	m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);

@@ -17,7 +17,7 @@ void log_set_level(enum log_level level);
 int log_parse_level(const char *s, enum log_level *out);
 const char *log_level_name(enum log_level level);
 void log_write(enum log_level level, const char *component, const char *fmt,
-	       ...) __attribute__((format(printf, 3, 4)));
+               ...) __attribute__((format(printf, 3, 4)));
 
 #define log_at(lvl, comp, ...)                                                 \
 	do {                                                                   \

@@ -36,7 +36,7 @@ void recordio_reader_release(struct recordio_reader *r)
  * '\n') with *len set, 0 when more bytes are needed, or a negative error.
  */
 static int recordio_parse_len(const struct recordio_reader *r, const char *p,
-			      size_t n, size_t *len, struct err *e)
+                              size_t n, size_t *len, struct err *e)
 {
 	unsigned long long v = 0;
 	size_t i;
@@ -44,12 +44,14 @@ static int recordio_parse_len(const struct recordio_reader *r, const char *p,
 	for (i = 0; i < n && p[i] != '\n'; i++) {
 		if (p[i] < '0' || p[i] > '9')
 			return err_set(e,
-				       "recordio: length must be decimal "
-				       "digits, got byte 0x%02x",
-				       (unsigned char)p[i]);
+			               "recordio: length must be decimal "
+			               "digits, got byte 0x%02x",
+			               (unsigned char)p[i]);
 		if (i >= RECORDIO_MAX_DIGITS)
-			return err_set(e, "recordio: length has more than %d "
-					  "digits", RECORDIO_MAX_DIGITS);
+			return err_set(e,
+			               "recordio: length has more than %d "
+			               "digits",
+			               RECORDIO_MAX_DIGITS);
 		unsigned d = (unsigned)(p[i] - '0');
 		if (v > (~0ull - d) / 10)
 			return err_set(e, "recordio: length overflows");
@@ -57,8 +59,10 @@ static int recordio_parse_len(const struct recordio_reader *r, const char *p,
 	}
 	if (i == n) {
 		if (i > RECORDIO_MAX_DIGITS)
-			return err_set(e, "recordio: length has more than %d "
-					  "digits", RECORDIO_MAX_DIGITS);
+			return err_set(e,
+			               "recordio: length has more than %d "
+			               "digits",
+			               RECORDIO_MAX_DIGITS);
 		return 0;
 	}
 	if (i == 0)
@@ -66,8 +70,10 @@ static int recordio_parse_len(const struct recordio_reader *r, const char *p,
 	if (v == 0)
 		return err_set(e, "recordio: record length must not be 0");
 	if (v > r->max_record) {
-		err_set(e, "recordio: record of %llu bytes exceeds the limit "
-			   "of %zu", v, r->max_record);
+		err_set(e,
+		        "recordio: record of %llu bytes exceeds the limit "
+		        "of %zu",
+		        v, r->max_record);
 		return -E2BIG;
 	}
 	*len = (size_t)v;
@@ -75,8 +81,8 @@ static int recordio_parse_len(const struct recordio_reader *r, const char *p,
 }
 
 int recordio_reader_feed(struct recordio_reader *r, const char *data,
-			 size_t len, recordio_record_fn *cb, void *arg,
-			 struct err *e)
+                         size_t len, recordio_record_fn *cb, void *arg,
+                         struct err *e)
 {
 	const char *p;
 	size_t n, off = 0;

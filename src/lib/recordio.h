@@ -36,7 +36,7 @@ void recordio_reader_release(struct recordio_reader *r);
  * record larger than max_record. After an error the reader stays failed.
  */
 int recordio_reader_feed(struct recordio_reader *r, const char *data,
-			 size_t len, recordio_record_fn *cb, void *arg,
-			 struct err *e);
+                         size_t len, recordio_record_fn *cb, void *arg,
+                         struct err *e);
 
 #endif

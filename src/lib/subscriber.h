@@ -43,17 +43,16 @@ struct subscriber_opts {
 	 * after a backoff unless subscriber_stop() is called from here.
 	 */
 	void (*on_disconnected)(int err, int http_status, const char *message,
-				void *arg);
+	                        void *arg);
 	double heartbeat_timeout; /* seconds of silence; default 75 */
-	double backoff_min;	  /* default 0.25 s */
-	double backoff_max;	  /* default 15 s */
-	size_t max_event_bytes;	  /* default 64 MiB */
+	double backoff_min;       /* default 0.25 s */
+	double backoff_max;       /* default 15 s */
+	size_t max_event_bytes;   /* default 64 MiB */
 	uint64_t call_timeout_ms; /* default 75 s */
 };
 
-struct subscriber *subscriber_new(uv_loop_t *loop,
-				  const struct subscriber_opts *opts,
-				  void *arg);
+struct subscriber *
+subscriber_new(uv_loop_t *loop, const struct subscriber_opts *opts, void *arg);
 /* Starts (or restarts after stop) connecting. */
 void subscriber_start(struct subscriber *s);
 /* Closes the stream and stops reconnecting; callbacks stop. */
@@ -70,7 +69,7 @@ const char *subscriber_endpoint(const struct subscriber *s);
  * (nothing sent).
  */
 int subscriber_call(struct subscriber *s, const char *body, size_t len,
-		    http_response_fn *cb, void *arg)
-	__attribute__((warn_unused_result));
+                    http_response_fn *cb, void *arg)
+    __attribute__((warn_unused_result));
 
 #endif

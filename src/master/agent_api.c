@@ -42,9 +42,8 @@ static void agent_stream_closed(struct http_stream *s, void *arg)
 }
 
 /* The framework a reregistering agent reports, created if unknown. */
-static struct master_framework *agent_adopt_framework(struct master *m,
-						      json_t *frameworks,
-						      const char *fid)
+static struct master_framework *
+agent_adopt_framework(struct master *m, json_t *frameworks, const char *fid)
 {
 	struct master_framework *fw = master_framework_find(m, fid);
 	struct framework_info fi;
@@ -66,9 +65,10 @@ static struct master_framework *agent_adopt_framework(struct master *m,
 			fw->unregistered_time = timeutil_wall();
 			master_op_framework_added(m, fw);
 		} else {
-			log_warn(AGENTAPI, "framework=%s reported with an "
-					   "invalid framework_info: %s",
-				 fid, e.msg);
+			log_warn(AGENTAPI,
+			         "framework=%s reported with an "
+			         "invalid framework_info: %s",
+			         fid, e.msg);
 		}
 		framework_info_release(&fi);
 		return fw;
@@ -78,7 +78,7 @@ static struct master_framework *agent_adopt_framework(struct master *m,
 
 /* Adopts one task reported by a (re)registering agent. */
 static void agent_adopt_task(struct master *m, struct master_agent *a,
-			     json_t *frameworks, json_t *tj, size_t idx)
+                             json_t *frameworks, json_t *tj, size_t idx)
 {
 	const char *fid = mesos_json_id(tj, "framework_id");
 	const char *tid = mesos_json_id(tj, "task_id");
@@ -90,24 +90,27 @@ static void agent_adopt_task(struct master *m, struct master_agent *a,
 	enum task_state st = TASK_STAGING;
 
 	if (!fid || !tid || (state && task_state_parse(state, &st))) {
-		log_warn(AGENTAPI, "agent=%s tasks[%zu]: missing framework_id "
-				   "or task_id, or bad state; ignored",
-			 a->id, idx);
+		log_warn(AGENTAPI,
+		         "agent=%s tasks[%zu]: missing framework_id "
+		         "or task_id, or bad state; ignored",
+		         a->id, idx);
 		return;
 	}
 	fw = agent_adopt_framework(m, frameworks, fid);
 	if (!fw) {
-		log_warn(AGENTAPI, "agent=%s task=%s of unknown framework %s "
-				   "without framework_info; ignored",
-			 a->id, tid, fid);
+		log_warn(AGENTAPI,
+		         "agent=%s task=%s of unknown framework %s "
+		         "without framework_info; ignored",
+		         a->id, tid, fid);
 		return;
 	}
 	t = master_task_find(fw, tid);
 	if (t) {
 		if (t->agent != a) {
-			log_warn(AGENTAPI, "task=%s reported by agent %s but "
-					   "known on another agent",
-				 tid, a->id);
+			log_warn(AGENTAPI,
+			         "task=%s reported by agent %s but "
+			         "known on another agent",
+			         tid, a->id);
 			return;
 		}
 		t->state = st; /* the agent knows best */
@@ -116,17 +119,17 @@ static void agent_adopt_task(struct master *m, struct master_agent *a,
 	task_info_init(&ti);
 	ti.task_id = xstrdup(tid);
 	ti.name = xstrdup(json_string_value(json_object_get(tj, "name"))
-				  ? json_string_value(
-					    json_object_get(tj, "name"))
-				  : tid);
+	                      ? json_string_value(json_object_get(tj, "name"))
+	                      : tid);
 	ti.agent_id = xstrdup(a->id);
 	const char *eid = mesos_json_id(tj, "executor_id");
 	ti.executor_id = eid ? xstrdup(eid) : NULL;
 	json_t *res = json_object_get(tj, "resources");
 	if (res && resources_from_json(&ti.resources, res, &e)) {
-		log_warn(AGENTAPI, "agent=%s task=%s bad resources (%s); "
-				   "ignored",
-			 a->id, tid, e.msg);
+		log_warn(AGENTAPI,
+		         "agent=%s task=%s bad resources (%s); "
+		         "ignored",
+		         a->id, tid, e.msg);
 		task_info_release(&ti);
 		return;
 	}
@@ -134,16 +137,18 @@ static void agent_adopt_task(struct master *m, struct master_agent *a,
 	t = master_task_add(fw, a, &ti);
 	t->state = st;
 	json_t *sj = json_object_get(tj, "status");
-	if (json_is_object(sj) && task_status_from_json(&t->status, sj, &e) == 0)
+	if (json_is_object(sj) &&
+	    task_status_from_json(&t->status, sj, &e) == 0)
 		t->has_status = true;
 	master_op_task_added(m, t);
 	if (task_state_is_terminal(st)) {
 		t->resources_released = true;
 		resources_subtract(&a->used, &t->resources);
 	} else if (alloc_used_add(m->alloc, a->id, fw->id, &t->resources)) {
-		log_warn(AGENTAPI, "agent=%s task=%s resources exceed the "
-				   "agent's; accounting may be off",
-			 a->id, tid);
+		log_warn(AGENTAPI,
+		         "agent=%s task=%s resources exceed the "
+		         "agent's; accounting may be off",
+		         a->id, tid);
 	}
 	task_info_release(&ti);
 }
@@ -156,7 +161,7 @@ static void agent_lost_unreported(struct master_agent *a, json_t *tasks)
 	LIST_FOR_EACH_SAFE(pos, tmp, &a->tasks)
 	{
 		struct master_task *t =
-			list_entry(pos, struct master_task, agent_link);
+		    list_entry(pos, struct master_task, agent_link);
 		bool found = false;
 		size_t i;
 		json_t *v;
@@ -171,14 +176,14 @@ static void agent_lost_unreported(struct master_agent *a, json_t *tasks)
 		if (found || task_state_is_terminal(t->state))
 			continue;
 		enum task_state st =
-			master_framework_is_partition_aware(t->framework)
-				? TASK_DROPPED
-				: TASK_LOST;
+		    master_framework_is_partition_aware(t->framework)
+			? TASK_DROPPED
+			: TASK_LOST;
 		task_status_release(&t->status);
 		master_status_make(&t->status, t->id, a->id, t->executor_id, st,
-				   REASON_AGENT_RESTARTED,
-				   "task not reported by the reregistering "
-				   "agent");
+		                   REASON_AGENT_RESTARTED,
+		                   "task not reported by the reregistering "
+		                   "agent");
 		t->has_status = true;
 		master_task_set_state(t, st);
 		master_op_task_updated(a->master, t);
@@ -188,7 +193,7 @@ static void agent_lost_unreported(struct master_agent *a, json_t *tasks)
 }
 
 static void agent_subscribe(struct master *m, struct http_request *req,
-			    json_t *call)
+                            json_t *call)
 {
 	json_t *sub = json_object_get(call, "subscribe");
 	json_t *aij, *tasks, *frameworks;
@@ -204,18 +209,20 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 
 	if (!json_is_object(sub) ||
 	    !json_is_object(aij = json_object_get(sub, "agent_info"))) {
-		http_respond_error(req, 400, "Expecting "
-					     "'subscribe.agent_info' to be "
-					     "present");
+		http_respond_error(req, 400,
+		                   "Expecting "
+		                   "'subscribe.agent_info' to be "
+		                   "present");
 		return;
 	}
 	tasks = json_object_get(sub, "tasks");
 	frameworks = json_object_get(sub, "frameworks");
 	if ((tasks && !json_is_array(tasks)) ||
 	    (frameworks && !json_is_array(frameworks))) {
-		http_respond_error(req, 400, "subscribe.tasks and "
-					     "subscribe.frameworks must be "
-					     "arrays");
+		http_respond_error(req, 400,
+		                   "subscribe.tasks and "
+		                   "subscribe.frameworks must be "
+		                   "arrays");
 		return;
 	}
 	agent_info_init(&info);
@@ -227,7 +234,7 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 	}
 	if (info.id && master_op_agent_is_gone(m, info.id)) {
 		http_respond_error(req, 403, "Agent '%s' has been marked gone",
-				   info.id);
+		                   info.id);
 		agent_info_release(&info);
 		return;
 	}
@@ -245,8 +252,8 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 	if (a) {
 		if (a->stream)
 			master_stream_error(&a->stream,
-					    "agent reregistered on a new "
-					    "connection");
+			                    "agent reregistered on a new "
+			                    "connection");
 		a->reregistered_time = timeutil_wall();
 		log_info(AGENTAPI, "agent=%s reregistered", a->id);
 		agent_lost_unreported(a, tasks);
@@ -255,15 +262,15 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 		a = master_agent_add(m, info.id, &info, ip);
 		added = true;
 		log_info(AGENTAPI, "agent=%s hostname=%s registered", a->id,
-			 a->info.hostname);
+		         a->info.hostname);
 	}
 	json_array_foreach(tasks, i, v)
-		agent_adopt_task(m, a, frameworks, v, i);
+	    agent_adopt_task(m, a, frameworks, v, i);
 	free(a->version);
-	a->version = json_string_value(json_object_get(sub, "version"))
-			     ? xstrdup(json_string_value(
-				       json_object_get(sub, "version")))
-			     : NULL;
+	a->version =
+	    json_string_value(json_object_get(sub, "version"))
+		? xstrdup(json_string_value(json_object_get(sub, "version")))
+		: NULL;
 
 	ids_uuid_str(sid);
 	memcpy(a->stream_id, sid, sizeof(sid));
@@ -273,7 +280,7 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 	ctx->agent_id = xstrdup(a->id);
 	memcpy(ctx->stream_id, sid, sizeof(sid));
 	stream = http_stream_begin(req, 200, "application/json",
-				   agent_stream_closed, ctx);
+	                           agent_stream_closed, ctx);
 	master_agent_connected(a, stream);
 	if (added)
 		master_op_agent_added(m, a);
@@ -287,7 +294,7 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 	jsonw_obj_begin(&w);
 	jsonw_kid(&w, "agent_id", a->id);
 	jsonw_kdouble(&w, "heartbeat_interval_seconds",
-		      m->cfg.heartbeat_interval);
+	              m->cfg.heartbeat_interval);
 	jsonw_key(&w, "master_info");
 	master_write_master_info(m, &w);
 	jsonw_obj_end(&w);
@@ -297,13 +304,13 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 }
 
 static struct master_framework *agent_find_completed(struct master *m,
-						     const char *fid)
+                                                     const char *fid)
 {
 	struct list *pos, *tmp;
 	LIST_FOR_EACH_SAFE(pos, tmp, &m->completed_frameworks)
 	{
-		struct master_framework *fw = list_entry(
-			pos, struct master_framework, completed_link);
+		struct master_framework *fw =
+		    list_entry(pos, struct master_framework, completed_link);
 		if (!strcmp(fw->id, fid))
 			return fw;
 	}
@@ -311,14 +318,13 @@ static struct master_framework *agent_find_completed(struct master *m,
 }
 
 static void agent_update(struct master *m, struct http_request *req,
-			 struct master_agent *a, json_t *call)
+                         struct master_agent *a, json_t *call)
 {
 	json_t *up = json_object_get(call, "update");
 	json_t *sj = up ? json_object_get(up, "status") : NULL;
 	const char *fid = up ? mesos_json_id(up, "framework_id") : NULL;
 	const char *latest =
-		up ? json_string_value(json_object_get(up, "latest_state"))
-		   : NULL;
+	    up ? json_string_value(json_object_get(up, "latest_state")) : NULL;
 	struct master_framework *fw;
 	struct master_task *t;
 	struct task_status st;
@@ -328,8 +334,8 @@ static void agent_update(struct master *m, struct http_request *req,
 	if (!fid || !json_is_object(sj)) {
 		m->metrics.invalid_status_updates++;
 		http_respond_error(req, 400,
-				   "Expecting 'update.framework_id' and "
-				   "'update.status' to be present");
+		                   "Expecting 'update.framework_id' and "
+		                   "'update.status' to be present");
 		return;
 	}
 	task_status_init(&st);
@@ -342,8 +348,8 @@ static void agent_update(struct master *m, struct http_request *req,
 	if (latest && task_state_parse(latest, &latest_state)) {
 		m->metrics.invalid_status_updates++;
 		http_respond_error(req, 400,
-				   "update.latest_state: unknown state '%s'",
-				   latest);
+		                   "update.latest_state: unknown state '%s'",
+		                   latest);
 		goto out;
 	}
 	if (!st.agent_id)
@@ -366,9 +372,10 @@ static void agent_update(struct master *m, struct http_request *req,
 			(void)master_agent_send(a, &ev);
 			buf_release(&ev);
 		}
-		log_info(AGENTAPI, "agent=%s update for unknown framework %s "
-				   "dropped",
-			 a->id, fid);
+		log_info(AGENTAPI,
+		         "agent=%s update for unknown framework %s "
+		         "dropped",
+		         a->id, fid);
 		goto out;
 	}
 	t = master_task_find(fw, st.task_id);
@@ -387,30 +394,30 @@ static void agent_update(struct master *m, struct http_request *req,
 			master_op_task_updated(m, t);
 	}
 	log_debug(AGENTAPI, "framework=%s task=%s %s forwarded", fid,
-		  st.task_id, task_state_name(st.state));
+	          st.task_id, task_state_name(st.state));
 	master_send_update(fw, &st);
 out:
 	task_status_release(&st);
 }
 
 static void agent_relay(struct master *m, struct http_request *req,
-			struct master_agent *a, json_t *call, bool is_message)
+                        struct master_agent *a, json_t *call, bool is_message)
 {
 	const char *key = is_message ? "message" : "executor_exited";
 	json_t *p = json_object_get(call, key);
 	const char *fid = p ? mesos_json_id(p, "framework_id") : NULL;
 	const char *eid = p ? mesos_json_id(p, "executor_id") : NULL;
 	const char *data =
-		p ? json_string_value(json_object_get(p, "data")) : NULL;
+	    p ? json_string_value(json_object_get(p, "data")) : NULL;
 	struct master_framework *fw;
 	struct buf ev = BUF_INIT;
 	struct jsonw w;
 
 	if (!fid || !eid || (is_message && !data)) {
 		http_respond_error(req, 400,
-				   "Expecting '%s.framework_id', "
-				   "'%s.executor_id'%s to be present",
-				   key, key, is_message ? " and data" : "");
+		                   "Expecting '%s.framework_id', "
+		                   "'%s.executor_id'%s to be present",
+		                   key, key, is_message ? " and data" : "");
 		return;
 	}
 	http_respond(req, 202, NULL, NULL, 0);
@@ -462,21 +469,21 @@ void master_agent_api(struct master *m, struct http_request *req)
 	aid = mesos_json_id(call, "agent_id");
 	if (!aid) {
 		http_respond_error(req, 400,
-				   "Expecting 'agent_id' to be present");
+		                   "Expecting 'agent_id' to be present");
 		goto out;
 	}
 	a = master_agent_find(m, aid);
 	if (!a || !a->stream) {
 		http_respond_error(req, 403, "Agent '%s' is not registered",
-				   aid);
+		                   aid);
 		goto out;
 	}
 	sid = http_request_header(req, "Mesos-Stream-Id");
 	if (!sid || strcmp(sid, a->stream_id)) {
 		http_respond_error(req, 400,
-				   "Missing or stale 'Mesos-Stream-Id' for "
-				   "agent %s",
-				   aid);
+		                   "Missing or stale 'Mesos-Stream-Id' for "
+		                   "agent %s",
+		                   aid);
 		goto out;
 	}
 	if (!strcmp(type, "UPDATE"))

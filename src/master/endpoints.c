@@ -27,7 +27,7 @@ void master_write_resource_map(struct jsonw *w, const struct resources *r)
 	jsonw_obj_begin(w);
 	for (size_t i = 0; i < ARRAY_SIZE(base); i++)
 		jsonw_kdouble(w, base[i],
-			      res_to_double(resources_scalar(r, base[i])));
+		              res_to_double(resources_scalar(r, base[i])));
 	for (size_t i = 0; i < r->n; i++) {
 		const struct resource *x = &r->v[i];
 		bool seen = false;
@@ -38,8 +38,9 @@ void master_write_resource_map(struct jsonw *w, const struct resources *r)
 		if (seen)
 			continue;
 		if (x->type == RESOURCE_SCALAR) {
-			jsonw_kdouble(w, x->name,
-				      res_to_double(resources_scalar(r, x->name)));
+			jsonw_kdouble(
+			    w, x->name,
+			    res_to_double(resources_scalar(r, x->name)));
 			continue;
 		}
 		buf_reset(&text);
@@ -51,14 +52,14 @@ void master_write_resource_map(struct jsonw *w, const struct resources *r)
 				continue;
 			for (size_t j = 0; j < y->nranges; j++) {
 				buf_addf(&text, "%s%llu-%llu",
-					 first ? "" : ", ",
-					 (unsigned long long)y->ranges[j].begin,
-					 (unsigned long long)y->ranges[j].end);
+				         first ? "" : ", ",
+				         (unsigned long long)y->ranges[j].begin,
+				         (unsigned long long)y->ranges[j].end);
 				first = false;
 			}
 			for (size_t j = 0; j < y->nitems; j++) {
 				buf_addf(&text, "%s%s", first ? "" : ", ",
-					 y->items[j]);
+				         y->items[j]);
 				first = false;
 			}
 		}
@@ -98,10 +99,9 @@ static void write_state_task(struct jsonw *w, const struct master_task *t)
 	jsonw_kstr(w, "name", t->name);
 	jsonw_kstr(w, "framework_id", t->framework->id);
 	jsonw_kstr(w, "executor_id", t->executor_id ? t->executor_id : "");
-	jsonw_kstr(w, "slave_id", t->agent ? t->agent->id
-					   : (t->status.agent_id
-						      ? t->status.agent_id
-						      : ""));
+	jsonw_kstr(w, "slave_id",
+	           t->agent ? t->agent->id
+	                    : (t->status.agent_id ? t->status.agent_id : ""));
 	jsonw_kstr(w, "state", task_state_name(t->state));
 	jsonw_key(w, "resources");
 	master_write_resource_map(w, &t->resources);
@@ -120,8 +120,8 @@ static void write_state_task(struct jsonw *w, const struct master_task *t)
 	jsonw_arr_end(w);
 	/* Pass labels and discovery through for Mesos-DNS style tools. */
 	if (t->info_json && (strstr(t->info_json, "\"labels\"") ||
-			     strstr(t->info_json, "\"discovery\"") ||
-			     strstr(t->info_json, "\"health_check\""))) {
+	                     strstr(t->info_json, "\"discovery\"") ||
+	                     strstr(t->info_json, "\"health_check\""))) {
 		json_t *ti = json_loads(t->info_json, 0, NULL);
 		const char *keys[] = {"labels", "discovery", "health_check"};
 		for (size_t i = 0; ti && i < ARRAY_SIZE(keys); i++) {
@@ -139,7 +139,7 @@ static void write_state_task(struct jsonw *w, const struct master_task *t)
 }
 
 static void write_state_framework(struct master *m, struct jsonw *w,
-				  const struct master_framework *fw)
+                                  const struct master_framework *fw)
 {
 	struct resources used, offered;
 	struct hmap_node *n, *tmp;
@@ -154,7 +154,7 @@ static void write_state_framework(struct master *m, struct jsonw *w,
 	jsonw_kstr(w, "user", fw->info.user);
 	jsonw_kstr(w, "hostname", fw->info.hostname ? fw->info.hostname : "");
 	jsonw_kstr(w, "webui_url",
-		   fw->info.webui_url ? fw->info.webui_url : "");
+	           fw->info.webui_url ? fw->info.webui_url : "");
 	if (fw->info.principal)
 		jsonw_kstr(w, "principal", fw->info.principal);
 	jsonw_kstr(w, "role", fw->info.nroles ? fw->info.roles[0] : "*");
@@ -167,7 +167,7 @@ static void write_state_framework(struct master *m, struct jsonw *w,
 	jsonw_kbool(w, "checkpoint", fw->info.checkpoint);
 	jsonw_kdouble(w, "registered_time", fw->registered_time);
 	jsonw_kdouble(w, "unregistered_time",
-		      fw->active ? 0 : fw->unregistered_time);
+	              fw->active ? 0 : fw->unregistered_time);
 	jsonw_kbool(w, "active", fw->active);
 	jsonw_kbool(w, "connected", fw->stream != NULL);
 	jsonw_kbool(w, "recovered", fw->recovered);
@@ -176,7 +176,7 @@ static void write_state_framework(struct master *m, struct jsonw *w,
 	HMAP_FOR_EACH_SAFE(&fw->tasks, i, n, tmp)
 	{
 		const struct master_task *t =
-			container_of(n, struct master_task, node);
+		    container_of(n, struct master_task, node);
 		write_state_task(w, t);
 		if (!t->resources_released)
 			resources_add(&used, &t->resources);
@@ -186,8 +186,8 @@ static void write_state_framework(struct master *m, struct jsonw *w,
 	jsonw_arr_begin(w);
 	LIST_FOR_EACH_SAFE(pos, ltmp, &fw->completed)
 	{
-		write_state_task(w, list_entry(pos, struct master_task,
-					       completed_link));
+		write_state_task(
+		    w, list_entry(pos, struct master_task, completed_link));
 	}
 	jsonw_arr_end(w);
 	jsonw_key(w, "offers");
@@ -195,7 +195,7 @@ static void write_state_framework(struct master *m, struct jsonw *w,
 	LIST_FOR_EACH_SAFE(pos, ltmp, &fw->offers)
 	{
 		const struct master_offer *o =
-			list_entry(pos, struct master_offer, framework_link);
+		    list_entry(pos, struct master_offer, framework_link);
 		resources_add(&offered, &o->resources);
 		jsonw_obj_begin(w);
 		jsonw_kstr(w, "id", o->id);
@@ -287,7 +287,8 @@ void master_write_state(struct master *m, struct jsonw *w)
 	jsonw_arr_begin(w);
 	HMAP_FOR_EACH_SAFE(&m->agents, i, n, tmp)
 	{
-		write_state_agent(w, container_of(n, struct master_agent, node));
+		write_state_agent(w,
+		                  container_of(n, struct master_agent, node));
 	}
 	jsonw_arr_end(w);
 	jsonw_key(w, "frameworks");
@@ -295,16 +296,16 @@ void master_write_state(struct master *m, struct jsonw *w)
 	HMAP_FOR_EACH_SAFE(&m->frameworks, i, n, tmp)
 	{
 		write_state_framework(
-			m, w, container_of(n, struct master_framework, node));
+		    m, w, container_of(n, struct master_framework, node));
 	}
 	jsonw_arr_end(w);
 	jsonw_key(w, "completed_frameworks");
 	jsonw_arr_begin(w);
 	LIST_FOR_EACH_SAFE(pos, ltmp, &m->completed_frameworks)
 	{
-		write_state_framework(m, w,
-				      list_entry(pos, struct master_framework,
-						 completed_link));
+		write_state_framework(
+		    m, w,
+		    list_entry(pos, struct master_framework, completed_link));
 	}
 	jsonw_arr_end(w);
 	jsonw_key(w, "orphan_tasks");
@@ -330,7 +331,7 @@ void master_write_metrics(struct master *m, struct jsonw *w)
 	HMAP_FOR_EACH_SAFE(&m->agents, i, n, tmp)
 	{
 		struct master_agent *a =
-			container_of(n, struct master_agent, node);
+		    container_of(n, struct master_agent, node);
 		resources_add(&total, &a->info.resources);
 		resources_add(&used, &a->used);
 		ag_active += a->connected;
@@ -338,7 +339,7 @@ void master_write_metrics(struct master *m, struct jsonw *w)
 	HMAP_FOR_EACH_SAFE(&m->frameworks, i, n, tmp)
 	{
 		struct master_framework *fw =
-			container_of(n, struct master_framework, node);
+		    container_of(n, struct master_framework, node);
 		struct hmap_node *tn, *ttmp;
 		size_t k;
 		fw_active += fw->active;
@@ -346,7 +347,7 @@ void master_write_metrics(struct master *m, struct jsonw *w)
 		HMAP_FOR_EACH_SAFE(&fw->tasks, k, tn, ttmp)
 		{
 			struct master_task *t =
-				container_of(tn, struct master_task, node);
+			    container_of(tn, struct master_task, node);
 			if (!task_state_is_terminal(t->state))
 				by_state[t->state]++;
 		}
@@ -367,43 +368,43 @@ void master_write_metrics(struct master *m, struct jsonw *w)
 	jsonw_kuint(w, "master/slaves_active", ag_active);
 	jsonw_kuint(w, "master/slaves_connected", ag_active);
 	jsonw_kuint(w, "master/slaves_disconnected",
-		    m->agents.count - ag_active);
+	            m->agents.count - ag_active);
 	jsonw_kuint(w, "master/slaves_inactive", m->agents.count - ag_active);
 	jsonw_kuint(w, "master/frameworks_active", fw_active);
 	jsonw_kuint(w, "master/frameworks_inactive",
-		    m->frameworks.count - fw_active);
+	            m->frameworks.count - fw_active);
 	jsonw_kuint(w, "master/frameworks_connected", fw_conn);
 	jsonw_kuint(w, "master/frameworks_disconnected",
-		    m->frameworks.count - fw_conn);
+	            m->frameworks.count - fw_conn);
 	for (i = 0; i < TASK_STATE_COUNT; i++) {
 		/* "TASK_RUNNING" -> "master/tasks_running" */
 		const char *name = task_state_name((enum task_state)i) + 5;
 		size_t k = (size_t)snprintf(key, sizeof(key), "master/tasks_");
 		for (; *name && k + 1 < sizeof(key); name++)
 			key[k++] = (char)(*name >= 'A' && *name <= 'Z'
-						  ? *name - 'A' + 'a'
-						  : *name);
+			                      ? *name - 'A' + 'a'
+			                      : *name);
 		key[k] = '\0';
 		jsonw_kuint(w, key,
-			    task_state_is_terminal((enum task_state)i)
-				    ? m->metrics.tasks_by_state_terminal[i]
-				    : by_state[i]);
+		            task_state_is_terminal((enum task_state)i)
+		                ? m->metrics.tasks_by_state_terminal[i]
+		                : by_state[i]);
 	}
 	jsonw_kuint(w, "master/outstanding_offers", m->offers.count);
 	jsonw_kuint(w, "master/valid_status_updates",
-		    m->metrics.valid_status_updates);
+	            m->metrics.valid_status_updates);
 	jsonw_kuint(w, "master/invalid_status_updates",
-		    m->metrics.invalid_status_updates);
+	            m->metrics.invalid_status_updates);
 	jsonw_kuint(w, "master/tasks_launched", m->metrics.tasks_launched);
 	jsonw_kuint(w, "master/offers_sent", m->metrics.offers_sent);
 	jsonw_kuint(w, "master/offers_declined", m->metrics.offers_declined);
 	jsonw_kuint(w, "master/offers_rescinded", m->metrics.offers_rescinded);
 	jsonw_kuint(w, "master/slow_subscribers_disconnected",
-		    m->metrics.dropped_streams);
+	            m->metrics.dropped_streams);
 	jsonw_kuint(w, "master/http_connections",
-		    http_server_connections(m->http));
+	            http_server_connections(m->http));
 	jsonw_kuint(w, "allocator/mesos/allocation_runs",
-		    m->metrics.allocation_runs);
+	            m->metrics.allocation_runs);
 	jsonw_obj_end(w);
 	resources_release(&total);
 	resources_release(&used);
@@ -423,7 +424,7 @@ void master_endpoints(struct master *m, struct http_request *req)
 	if (strcmp(req->method, "GET") && strcmp(req->method, "HEAD") &&
 	    strcmp(req->method, "POST")) {
 		http_respond_error(req, 405, "Method '%s' not allowed on %s",
-				   req->method, p);
+		                   req->method, p);
 		return;
 	}
 	jsonw_init(&w, &b);
@@ -438,8 +439,8 @@ void master_endpoints(struct master *m, struct http_request *req)
 		http_request_add_header(req, "Location", loc);
 		http_respond(req, 307, NULL, NULL, 0);
 	} else if (!strcmp(p, "/state") || !strcmp(p, "/master/state") ||
-		   !strcmp(p, "/master/state.json") ||
-		   !strcmp(p, "/state.json")) {
+	           !strcmp(p, "/master/state.json") ||
+	           !strcmp(p, "/state.json")) {
 		master_write_state(m, &w);
 		respond_json(req, &b);
 	} else if (!strcmp(p, "/metrics/snapshot")) {

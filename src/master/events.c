@@ -46,7 +46,7 @@ void master_stream_error(struct http_stream **stream, const char *message)
 }
 
 int master_stream_send(struct master *m, struct http_stream **stream,
-		       const struct buf *event)
+                       const struct buf *event)
 {
 	struct buf rec = BUF_INIT;
 	int rc;
@@ -58,19 +58,19 @@ int master_stream_send(struct master *m, struct http_stream **stream,
 	buf_release(&rec);
 	if (rc == -ENOBUFS) {
 		m->metrics.dropped_streams++;
-		log_warn("master", "subscriber too slow: queue of %zu bytes is "
-				   "full; disconnecting it",
-			 http_stream_queued(*stream));
+		log_warn("master",
+		         "subscriber too slow: queue of %zu bytes is "
+		         "full; disconnecting it",
+		         http_stream_queued(*stream));
 		master_stream_error(stream,
-				    "subscriber too slow: its event queue is "
-				    "full; disconnected (resubscribe)");
+		                    "subscriber too slow: its event queue is "
+		                    "full; disconnected (resubscribe)");
 		return -EPIPE;
 	}
 	return rc;
 }
 
-int master_framework_send(struct master_framework *fw,
-			  const struct buf *event)
+int master_framework_send(struct master_framework *fw, const struct buf *event)
 {
 	return master_stream_send(fw->master, &fw->stream, event);
 }
@@ -81,9 +81,9 @@ int master_agent_send(struct master_agent *a, const struct buf *event)
 }
 
 void master_status_make(struct task_status *st, const char *task_id,
-			const char *agent_id, const char *executor_id,
-			enum task_state state, enum task_reason reason,
-			const char *message)
+                        const char *agent_id, const char *executor_id,
+                        enum task_state state, enum task_reason reason,
+                        const char *message)
 {
 	task_status_init(st);
 	st->task_id = xstrdup(task_id);
@@ -97,7 +97,7 @@ void master_status_make(struct task_status *st, const char *task_id,
 }
 
 void master_send_update(struct master_framework *fw,
-			const struct task_status *st)
+                        const struct task_status *st)
 {
 	struct buf ev = BUF_INIT;
 	struct jsonw w;
@@ -123,7 +123,7 @@ void master_write_master_info(struct master *m, struct jsonw *w)
 	jsonw_kstr(w, "id", m->id);
 	struct in_addr in;
 	jsonw_kuint(w, "ip",
-		    inet_pton(AF_INET, m->cfg.ip, &in) == 1 ? in.s_addr : 0);
+	            inet_pton(AF_INET, m->cfg.ip, &in) == 1 ? in.s_addr : 0);
 	jsonw_kint(w, "port", m->port);
 	jsonw_kstr(w, "pid", m->pid);
 	jsonw_kstr(w, "hostname", m->cfg.hostname);
@@ -147,7 +147,7 @@ void master_write_task_v1(struct jsonw *w, const struct master_task *t)
 		jsonw_kid(w, "executor_id", t->executor_id);
 	if (t->status.agent_id || t->agent)
 		jsonw_kid(w, "agent_id",
-			  t->agent ? t->agent->id : t->status.agent_id);
+		          t->agent ? t->agent->id : t->status.agent_id);
 	jsonw_kstr(w, "state", task_state_name(t->state));
 	jsonw_key(w, "resources");
 	resources_write_json(w, &t->resources);
@@ -160,7 +160,7 @@ void master_write_task_v1(struct jsonw *w, const struct master_task *t)
 		task_status_write_json(w, &st);
 		jsonw_arr_end(w);
 		jsonw_kstr(w, "status_update_state",
-			   task_state_name(t->status.state));
+		           task_state_name(t->status.state));
 	}
 	if (t->framework->info.nroles > 0 && t->resources.n > 0 &&
 	    t->resources.v[0].alloc_role)

@@ -52,68 +52,67 @@
 #define MASTER_COMPONENT "master"
 
 static const struct flag_def master_flags[] = {
-	FLAG_DEF(struct master_config, ip, "ip", FLAG_STRING, "127.0.0.1", 0, 0,
-		 "IP address to listen on"),
-	FLAG_DEF(struct master_config, port, "port", FLAG_INT, "5050", 0, 65535,
-		 "port to listen on (0 = pick a free port)"),
-	FLAG_DEF(struct master_config, hostname, "hostname", FLAG_STRING, NULL,
-		 0, 0, "hostname to advertise (default: the machine's)"),
-	FLAG_DEF(struct master_config, work_dir, "work-dir", FLAG_STRING, NULL,
-		 0, 0, "directory for the registry (accepted; the "
-		 "master keeps no state on disk yet)"),
-	FLAG_DEF(struct master_config, port_file, "port-file", FLAG_STRING,
-		 NULL, 0, 0, "write the bound port to this file once listening"),
-	FLAG_DEF(struct master_config, log_level, "log-level", FLAG_STRING,
-		 "info", 0, 0, "error, warn, info or debug"),
-	FLAG_DEF(struct master_config, allocation_interval,
-		 "allocation-interval", FLAG_DURATION, "1secs", 0.001, 3600,
-		 "period of the full allocation pass"),
-	FLAG_DEF(struct master_config, offer_timeout, "offer-timeout",
-		 FLAG_DURATION, "0secs", 0, 31536000,
-		 "rescind offers held longer than this (0 = never)"),
-	FLAG_DEF(struct master_config, heartbeat_interval,
-		 "heartbeat-interval", FLAG_DURATION, "15secs", 0.05, 3600,
-		 "interval of HEARTBEAT events on every stream"),
-	FLAG_DEF(struct master_config, agent_ping_timeout,
-		 "agent-ping-timeout", FLAG_DURATION, "15secs", 0.05, 3600,
-		 "how long an agent may stay silent per ping"),
-	FLAG_DEF(struct master_config, max_agent_ping_timeouts,
-		 "max-agent-ping-timeouts", FLAG_INT, "5", 1, 1000,
-		 "missed pings (or disconnected ping periods) before an agent "
-		 "is removed"),
-	FLAG_DEF(struct master_config, max_body_bytes, "max-body-bytes",
-		 FLAG_BYTES, "8MB", 1024, 1073741824.0,
-		 "largest request body accepted (413 beyond)"),
-	FLAG_DEF(struct master_config, max_stream_queue_bytes,
-		 "max-stream-queue-bytes", FLAG_BYTES, "16MB", 4096,
-		 1073741824.0,
-		 "per-subscriber outbound queue; a subscriber that falls "
-		 "further behind is disconnected"),
-	FLAG_DEF(struct master_config, idle_timeout, "http-idle-timeout",
-		 FLAG_DURATION, "75secs", 0.1, 86400,
-		 "close HTTP connections idle this long"),
-	FLAG_DEF(struct master_config, max_connections, "max-connections",
-		 FLAG_INT, "10000", 1, 1000000,
-		 "most concurrent HTTP connections"),
-	FLAG_DEF(struct master_config, max_completed_frameworks,
-		 "max-completed-frameworks", FLAG_INT, "50", 0, 1000000,
-		 "completed frameworks kept for /state"),
-	FLAG_DEF(struct master_config, max_completed_tasks_per_framework,
-		 "max-completed-tasks-per-framework", FLAG_INT, "1000", 0,
-		 100000000, "completed tasks kept per framework"),
-	FLAG_DEF(struct master_config, default_refuse_seconds,
-		 "default-refuse-seconds", FLAG_DURATION, "5secs", 0, 31536000,
-		 "refuse filter for declines without filters.refuse_seconds"),
+    FLAG_DEF(struct master_config, ip, "ip", FLAG_STRING, "127.0.0.1", 0, 0,
+             "IP address to listen on"),
+    FLAG_DEF(struct master_config, port, "port", FLAG_INT, "5050", 0, 65535,
+             "port to listen on (0 = pick a free port)"),
+    FLAG_DEF(struct master_config, hostname, "hostname", FLAG_STRING, NULL, 0,
+             0, "hostname to advertise (default: the machine's)"),
+    FLAG_DEF(struct master_config, work_dir, "work-dir", FLAG_STRING, NULL, 0,
+             0,
+             "directory for the registry (accepted; the "
+             "master keeps no state on disk yet)"),
+    FLAG_DEF(struct master_config, port_file, "port-file", FLAG_STRING, NULL, 0,
+             0, "write the bound port to this file once listening"),
+    FLAG_DEF(struct master_config, log_level, "log-level", FLAG_STRING, "info",
+             0, 0, "error, warn, info or debug"),
+    FLAG_DEF(struct master_config, allocation_interval, "allocation-interval",
+             FLAG_DURATION, "1secs", 0.001, 3600,
+             "period of the full allocation pass"),
+    FLAG_DEF(struct master_config, offer_timeout, "offer-timeout",
+             FLAG_DURATION, "0secs", 0, 31536000,
+             "rescind offers held longer than this (0 = never)"),
+    FLAG_DEF(struct master_config, heartbeat_interval, "heartbeat-interval",
+             FLAG_DURATION, "15secs", 0.05, 3600,
+             "interval of HEARTBEAT events on every stream"),
+    FLAG_DEF(struct master_config, agent_ping_timeout, "agent-ping-timeout",
+             FLAG_DURATION, "15secs", 0.05, 3600,
+             "how long an agent may stay silent per ping"),
+    FLAG_DEF(struct master_config, max_agent_ping_timeouts,
+             "max-agent-ping-timeouts", FLAG_INT, "5", 1, 1000,
+             "missed pings (or disconnected ping periods) before an agent "
+             "is removed"),
+    FLAG_DEF(struct master_config, max_body_bytes, "max-body-bytes", FLAG_BYTES,
+             "8MB", 1024, 1073741824.0,
+             "largest request body accepted (413 beyond)"),
+    FLAG_DEF(struct master_config, max_stream_queue_bytes,
+             "max-stream-queue-bytes", FLAG_BYTES, "16MB", 4096, 1073741824.0,
+             "per-subscriber outbound queue; a subscriber that falls "
+             "further behind is disconnected"),
+    FLAG_DEF(struct master_config, idle_timeout, "http-idle-timeout",
+             FLAG_DURATION, "75secs", 0.1, 86400,
+             "close HTTP connections idle this long"),
+    FLAG_DEF(struct master_config, max_connections, "max-connections", FLAG_INT,
+             "10000", 1, 1000000, "most concurrent HTTP connections"),
+    FLAG_DEF(struct master_config, max_completed_frameworks,
+             "max-completed-frameworks", FLAG_INT, "50", 0, 1000000,
+             "completed frameworks kept for /state"),
+    FLAG_DEF(struct master_config, max_completed_tasks_per_framework,
+             "max-completed-tasks-per-framework", FLAG_INT, "1000", 0,
+             100000000, "completed tasks kept per framework"),
+    FLAG_DEF(struct master_config, default_refuse_seconds,
+             "default-refuse-seconds", FLAG_DURATION, "5secs", 0, 31536000,
+             "refuse filter for declines without filters.refuse_seconds"),
 };
 
 void master_flags_write(struct master *m, struct jsonw *w, bool as_list)
 {
 	if (as_list)
 		flags_write_list(w, master_flags, ARRAY_SIZE(master_flags),
-				 &m->cfg);
+		                 &m->cfg);
 	else
 		flags_write_map(w, master_flags, ARRAY_SIZE(master_flags),
-				&m->cfg);
+		                &m->cfg);
 }
 
 uint64_t master_now_ms(struct master *m)
@@ -140,7 +139,7 @@ static void timer_drop(uv_timer_t **t)
 }
 
 static uv_timer_t *timer_start(struct master *m, void *data, uv_timer_cb cb,
-			       double seconds)
+                               double seconds)
 {
 	uv_timer_t *t = xmalloc(sizeof(*t));
 	uv_timer_init(m->loop, t);
@@ -154,24 +153,22 @@ static uv_timer_t *timer_start(struct master *m, void *data, uv_timer_cb cb,
 
 /* ---- lookups ----------------------------------------------------------- */
 
-struct master_framework *master_framework_find(struct master *m,
-					       const char *id)
+struct master_framework *master_framework_find(struct master *m, const char *id)
 {
 	return hmap_entry(hmap_find(&m->frameworks, id),
-			  struct master_framework, node);
+	                  struct master_framework, node);
 }
 
 struct master_agent *master_agent_find(struct master *m, const char *id)
 {
-	return hmap_entry(hmap_find(&m->agents, id), struct master_agent,
-			  node);
+	return hmap_entry(hmap_find(&m->agents, id), struct master_agent, node);
 }
 
 struct master_task *master_task_find(struct master_framework *fw,
-				     const char *task_id)
+                                     const char *task_id)
 {
 	return hmap_entry(hmap_find(&fw->tasks, task_id), struct master_task,
-			  node);
+	                  node);
 }
 
 bool master_framework_is_partition_aware(const struct master_framework *fw)
@@ -190,7 +187,7 @@ static void master_offer_free(struct master_offer *o)
 }
 
 void master_offer_remove(struct master_offer *o, bool recover,
-			 double refuse_seconds)
+                         double refuse_seconds)
 {
 	struct master *m = o->agent->master;
 
@@ -198,11 +195,13 @@ void master_offer_remove(struct master_offer *o, bool recover,
 	list_del(&o->framework_link);
 	list_del(&o->agent_link);
 	if (resources_subtract(&o->agent->offered, &o->resources))
-		log_error(MASTER_COMPONENT, "agent=%s offered resources out "
-			  "of sync", o->agent->id);
+		log_error(MASTER_COMPONENT,
+		          "agent=%s offered resources out "
+		          "of sync",
+		          o->agent->id);
 	if (recover) {
 		alloc_recover(m->alloc, o->agent->id, o->framework->id,
-			      &o->resources, refuse_seconds, master_now_ms(m));
+		              &o->resources, refuse_seconds, master_now_ms(m));
 		master_schedule_allocation(m);
 	}
 	master_offer_free(o);
@@ -235,13 +234,13 @@ static void master_rescind_list(struct list *head, size_t link_offset)
 	LIST_FOR_EACH_SAFE(pos, tmp, head)
 	{
 		struct master_offer *o =
-			(struct master_offer *)((char *)pos - link_offset);
+		    (struct master_offer *)((char *)pos - link_offset);
 		master_offer_rescind(o);
 	}
 }
 
 static void master_write_offer(struct master *m, struct jsonw *w,
-			       const struct master_offer *o)
+                               const struct master_offer *o)
 {
 	const struct master_agent *a = o->agent;
 
@@ -276,8 +275,8 @@ static void master_write_offer(struct master *m, struct jsonw *w,
 		struct list *pos, *tmp;
 		LIST_FOR_EACH_SAFE(pos, tmp, &a->tasks)
 		{
-			struct master_task *t = list_entry(
-				pos, struct master_task, agent_link);
+			struct master_task *t =
+			    list_entry(pos, struct master_task, agent_link);
 			if (t->framework == o->framework && t->executor_id &&
 			    !task_state_is_terminal(t->state)) {
 				jsonw_obj_begin(w);
@@ -300,9 +299,9 @@ struct alloc_batch {
 	size_t n, cap;
 };
 
-static void master_on_allocation(const char *framework_id,
-				 const char *agent_id, const char *role,
-				 struct resources *res, void *arg)
+static void master_on_allocation(const char *framework_id, const char *agent_id,
+                                 const char *role, struct resources *res,
+                                 void *arg)
 {
 	struct alloc_batch *b = arg;
 	struct master *m = b->m;
@@ -315,17 +314,18 @@ static void master_on_allocation(const char *framework_id,
 	if (!fw || !a || !fw->stream || !a->connected) {
 		/* Should not happen: give the resources straight back. */
 		log_warn(MASTER_COMPONENT,
-			 "framework=%s agent=%s allocation to an inactive "
-			 "party returned", framework_id, agent_id);
+		         "framework=%s agent=%s allocation to an inactive "
+		         "party returned",
+		         framework_id, agent_id);
 		alloc_recover(m->alloc, agent_id, framework_id, res, 0,
-			      master_now_ms(m));
+		              master_now_ms(m));
 		resources_release(res);
 		master_schedule_allocation(m);
 		return;
 	}
 	o = xcalloc(1, sizeof(*o));
-	o->id = xasprintf("%s-O%llu", m->id,
-			  (unsigned long long)m->next_offer++);
+	o->id =
+	    xasprintf("%s-O%llu", m->id, (unsigned long long)m->next_offer++);
 	o->node.key = o->id;
 	o->framework = fw;
 	o->agent = a;
@@ -346,7 +346,7 @@ static void master_on_allocation(const char *framework_id,
 			b->cap = b->cap ? b->cap * 2 : 8;
 			b->fws = xrealloc(b->fws, b->cap * sizeof(*b->fws));
 			b->offers =
-				xrealloc(b->offers, b->cap * sizeof(*b->offers));
+			    xrealloc(b->offers, b->cap * sizeof(*b->offers));
 		}
 		b->fws[i] = fw;
 		buf_init(&b->offers[i]);
@@ -405,12 +405,12 @@ static void master_expire_offers(struct master *m)
 	HMAP_FOR_EACH_SAFE(&m->offers, i, n, tmp)
 	{
 		struct master_offer *o =
-			container_of(n, struct master_offer, node);
+		    container_of(n, struct master_offer, node);
 		if (now - o->created_ms >= limit) {
 			log_info(MASTER_COMPONENT,
-				 "offer=%s framework=%s rescinding offer held "
-				 "past --offer-timeout",
-				 o->id, o->framework->id);
+			         "offer=%s framework=%s rescinding offer held "
+			         "past --offer-timeout",
+			         o->id, o->framework->id);
 			master_offer_rescind(o);
 		}
 	}
@@ -434,14 +434,14 @@ static void master_heartbeat_cb(uv_timer_t *t)
 	HMAP_FOR_EACH_SAFE(&m->frameworks, i, n, tmp)
 	{
 		struct master_framework *fw =
-			container_of(n, struct master_framework, node);
+		    container_of(n, struct master_framework, node);
 		if (fw->stream)
 			(void)master_framework_send(fw, &ev);
 	}
 	HMAP_FOR_EACH_SAFE(&m->agents, i, n, tmp)
 	{
 		struct master_agent *a =
-			container_of(n, struct master_agent, node);
+		    container_of(n, struct master_agent, node);
 		if (a->stream)
 			(void)master_agent_send(a, &ev);
 	}
@@ -461,18 +461,18 @@ static void master_task_free(struct master_task *t)
 }
 
 struct master_task *master_task_add(struct master_framework *fw,
-				    struct master_agent *agent,
-				    struct task_info *ti)
+                                    struct master_agent *agent,
+                                    struct task_info *ti)
 {
 	struct master_task *t = xcalloc(1, sizeof(*t));
 
 	t->id = xstrdup(ti->task_id);
 	t->node.key = t->id;
 	t->name = xstrdup(ti->name);
-	t->executor_id = xstrdup(ti->executor_id ? ti->executor_id
-						 : ti->task_id);
-	t->custom_executor = ti->executor_id && strcmp(ti->executor_id,
-						      ti->task_id);
+	t->executor_id =
+	    xstrdup(ti->executor_id ? ti->executor_id : ti->task_id);
+	t->custom_executor =
+	    ti->executor_id && strcmp(ti->executor_id, ti->task_id);
 	t->framework = fw;
 	t->agent = agent;
 	t->state = TASK_STAGING;
@@ -503,10 +503,12 @@ static void master_task_release_resources(struct master_task *t)
 	if (!t->agent)
 		return;
 	if (resources_subtract(&t->agent->used, &t->resources))
-		log_error(MASTER_COMPONENT, "task=%s agent=%s used resources "
-			  "out of sync", t->id, t->agent->id);
+		log_error(MASTER_COMPONENT,
+		          "task=%s agent=%s used resources "
+		          "out of sync",
+		          t->id, t->agent->id);
 	alloc_recover(m->alloc, t->agent->id, t->framework->id, &t->resources,
-		      0, master_now_ms(m));
+	              0, master_now_ms(m));
 	master_schedule_allocation(m);
 }
 
@@ -514,7 +516,8 @@ void master_task_set_state(struct master_task *t, enum task_state state)
 {
 	if (t->state == state)
 		return;
-	if (task_state_is_terminal(t->state) && !task_state_is_terminal(state)) {
+	if (task_state_is_terminal(t->state) &&
+	    !task_state_is_terminal(state)) {
 		/* A terminal state is final; never resurrect. */
 		return;
 	}
@@ -539,7 +542,7 @@ void master_task_complete(struct master_task *t)
 	while (fw->ncompleted >
 	       (size_t)fw->master->cfg.max_completed_tasks_per_framework) {
 		struct master_task *old = list_first(
-			&fw->completed, struct master_task, completed_link);
+		    &fw->completed, struct master_task, completed_link);
 		list_del(&old->completed_link);
 		fw->ncompleted--;
 		master_task_free(old);
@@ -549,8 +552,8 @@ void master_task_complete(struct master_task *t)
 /* ---- frameworks -------------------------------------------------------- */
 
 struct master_framework *master_framework_add(struct master *m,
-					      const struct framework_info *info,
-					      const char *id)
+                                              const struct framework_info *info,
+                                              const char *id)
 {
 	struct master_framework *fw = xcalloc(1, sizeof(*fw));
 
@@ -559,7 +562,7 @@ struct master_framework *master_framework_add(struct master *m,
 		fw->id = xstrdup(id);
 	else
 		fw->id = xasprintf("%s-%04llu", m->id,
-				   (unsigned long long)m->next_framework++);
+		                   (unsigned long long)m->next_framework++);
 	fw->node.key = fw->id;
 	framework_info_copy(&fw->info, info);
 	free(fw->info.id);
@@ -571,15 +574,15 @@ struct master_framework *master_framework_add(struct master *m,
 	fw->registered_time = timeutil_wall();
 	hmap_insert(&m->frameworks, &fw->node);
 	alloc_framework_add(m->alloc, fw->id,
-			    (const char *const *)fw->info.roles,
-			    fw->info.nroles, false);
+	                    (const char *const *)fw->info.roles,
+	                    fw->info.nroles, false);
 	log_info(MASTER_COMPONENT, "framework=%s name='%s' added", fw->id,
-		 fw->info.name ? fw->info.name : "");
+	         fw->info.name ? fw->info.name : "");
 	return fw;
 }
 
 void master_framework_connected(struct master_framework *fw,
-				struct http_stream *stream)
+                                struct http_stream *stream)
 {
 	struct master *m = fw->master;
 
@@ -596,8 +599,8 @@ static void master_failover_cb(uv_timer_t *t)
 {
 	struct master_framework *fw = t->data;
 	log_info(MASTER_COMPONENT,
-		 "framework=%s failover_timeout of %gs expired; tearing down",
-		 fw->id, fw->info.failover_timeout);
+	         "framework=%s failover_timeout of %gs expired; tearing down",
+	         fw->id, fw->info.failover_timeout);
 	master_framework_remove(fw, REASON_FRAMEWORK_REMOVED);
 }
 
@@ -613,13 +616,12 @@ void master_framework_disconnected(struct master_framework *fw)
 	master_op_framework_updated(m, fw);
 	alloc_framework_set_active(m->alloc, fw->id, false);
 	master_rescind_list(&fw->offers,
-			    offsetof(struct master_offer, framework_link));
-	log_info(MASTER_COMPONENT,
-		 "framework=%s disconnected; failover in %gs", fw->id,
-		 fw->info.failover_timeout);
+	                    offsetof(struct master_offer, framework_link));
+	log_info(MASTER_COMPONENT, "framework=%s disconnected; failover in %gs",
+	         fw->id, fw->info.failover_timeout);
 	timer_drop(&fw->failover_timer);
-	fw->failover_timer = timer_start(m, fw, master_failover_cb,
-					 fw->info.failover_timeout);
+	fw->failover_timer =
+	    timer_start(m, fw, master_failover_cb, fw->info.failover_timeout);
 }
 
 static void master_framework_free(struct master_framework *fw)
@@ -630,7 +632,8 @@ static void master_framework_free(struct master_framework *fw)
 
 	HMAP_FOR_EACH_SAFE(&fw->tasks, i, n, ntmp)
 	{
-		struct master_task *t = container_of(n, struct master_task, node);
+		struct master_task *t =
+		    container_of(n, struct master_task, node);
 		if (t->agent)
 			list_del(&t->agent_link);
 		master_task_free(t);
@@ -639,7 +642,7 @@ static void master_framework_free(struct master_framework *fw)
 	LIST_FOR_EACH_SAFE(pos, tmp, &fw->completed)
 	{
 		master_task_free(
-			list_entry(pos, struct master_task, completed_link));
+		    list_entry(pos, struct master_task, completed_link));
 	}
 	timer_drop(&fw->failover_timer);
 	framework_info_release(&fw->info);
@@ -648,9 +651,9 @@ static void master_framework_free(struct master_framework *fw)
 }
 
 /* Sends a Atoll agent-protocol event with a framework id payload. */
-static void master_agent_send_fw_event(struct master_agent *a,
-				       const char *type, const char *key,
-				       const char *framework_id)
+static void master_agent_send_fw_event(struct master_agent *a, const char *type,
+                                       const char *key,
+                                       const char *framework_id)
 {
 	struct buf ev = BUF_INIT;
 	struct jsonw w;
@@ -668,7 +671,7 @@ static void master_agent_send_fw_event(struct master_agent *a,
 }
 
 void master_framework_remove(struct master_framework *fw,
-			     enum task_reason reason)
+                             enum task_reason reason)
 {
 	struct master *m = fw->master;
 	struct hmap_node *n, *tmp;
@@ -676,37 +679,38 @@ void master_framework_remove(struct master_framework *fw,
 
 	if (fw->removed)
 		return;
-	log_info(MASTER_COMPONENT, "framework=%s removing (%zu tasks)",
-		 fw->id, fw->tasks.count);
+	log_info(MASTER_COMPONENT, "framework=%s removing (%zu tasks)", fw->id,
+	         fw->tasks.count);
 	master_rescind_list(&fw->offers,
-			    offsetof(struct master_offer, framework_link));
+	                    offsetof(struct master_offer, framework_link));
 	/* Tell every agent that runs its tasks to shut it down, once. */
 	HMAP_FOR_EACH_SAFE(&m->agents, i, n, tmp)
 	{
 		struct master_agent *a =
-			container_of(n, struct master_agent, node);
+		    container_of(n, struct master_agent, node);
 		struct list *pos, *ltmp;
 		LIST_FOR_EACH_SAFE(pos, ltmp, &a->tasks)
 		{
-			struct master_task *t = list_entry(
-				pos, struct master_task, agent_link);
+			struct master_task *t =
+			    list_entry(pos, struct master_task, agent_link);
 			if (t->framework == fw) {
 				master_agent_send_fw_event(
-					a, "SHUTDOWN_FRAMEWORK",
-					"shutdown_framework", fw->id);
+				    a, "SHUTDOWN_FRAMEWORK",
+				    "shutdown_framework", fw->id);
 				break;
 			}
 		}
 	}
 	HMAP_FOR_EACH_SAFE(&fw->tasks, i, n, tmp)
 	{
-		struct master_task *t = container_of(n, struct master_task, node);
+		struct master_task *t =
+		    container_of(n, struct master_task, node);
 		if (!task_state_is_terminal(t->state)) {
 			task_status_release(&t->status);
 			master_status_make(&t->status, t->id,
-					   t->agent ? t->agent->id : NULL,
-					   t->executor_id, TASK_KILLED, reason,
-					   "framework removed");
+			                   t->agent ? t->agent->id : NULL,
+			                   t->executor_id, TASK_KILLED, reason,
+			                   "framework removed");
 			t->has_status = true;
 			master_task_set_state(t, TASK_KILLED);
 			master_op_task_updated(m, t);
@@ -727,8 +731,8 @@ void master_framework_remove(struct master_framework *fw,
 	while (m->ncompleted_frameworks >
 	       (size_t)m->cfg.max_completed_frameworks) {
 		struct master_framework *old =
-			list_first(&m->completed_frameworks,
-				   struct master_framework, completed_link);
+		    list_first(&m->completed_frameworks,
+		               struct master_framework, completed_link);
 		list_del(&old->completed_link);
 		m->ncompleted_frameworks--;
 		master_framework_free(old);
@@ -739,14 +743,14 @@ void master_framework_remove(struct master_framework *fw,
 /* ---- agents ------------------------------------------------------------ */
 
 struct master_agent *master_agent_add(struct master *m, const char *id,
-				      struct agent_info *info, const char *ip)
+                                      struct agent_info *info, const char *ip)
 {
 	struct master_agent *a = xcalloc(1, sizeof(*a));
 
 	a->master = m;
 	a->id = id ? xstrdup(id)
-		   : xasprintf("%s-S%llu", m->id,
-			       (unsigned long long)m->next_agent++);
+	           : xasprintf("%s-S%llu", m->id,
+	                       (unsigned long long)m->next_agent++);
 	a->node.key = a->id;
 	a->info = *info; /* take */
 	agent_info_init(info);
@@ -780,9 +784,9 @@ static void master_agent_removal_cb(uv_timer_t *t)
 {
 	struct master_agent *a = t->data;
 	log_warn(MASTER_COMPONENT,
-		 "agent=%s did not come back within %gs; removing it", a->id,
-		 a->master->cfg.agent_ping_timeout *
-			 (double)a->master->cfg.max_agent_ping_timeouts);
+	         "agent=%s did not come back within %gs; removing it", a->id,
+	         a->master->cfg.agent_ping_timeout *
+	             (double)a->master->cfg.max_agent_ping_timeouts);
 	master_agent_remove(a, REASON_AGENT_REMOVED);
 }
 
@@ -796,13 +800,12 @@ void master_agent_disconnected(struct master_agent *a)
 		return;
 	alloc_agent_set_active(m->alloc, a->id, false);
 	master_rescind_list(&a->offers,
-			    offsetof(struct master_offer, agent_link));
+	                    offsetof(struct master_offer, agent_link));
 	log_info(MASTER_COMPONENT, "agent=%s disconnected", a->id);
 	timer_drop(&a->removal_timer);
-	a->removal_timer =
-		timer_start(m, a, master_agent_removal_cb,
-			    m->cfg.agent_ping_timeout *
-				    (double)m->cfg.max_agent_ping_timeouts);
+	a->removal_timer = timer_start(
+	    m, a, master_agent_removal_cb,
+	    m->cfg.agent_ping_timeout * (double)m->cfg.max_agent_ping_timeouts);
 }
 
 void master_agent_remove(struct master_agent *a, enum task_reason reason)
@@ -811,22 +814,22 @@ void master_agent_remove(struct master_agent *a, enum task_reason reason)
 	struct list *pos, *tmp;
 
 	master_rescind_list(&a->offers,
-			    offsetof(struct master_offer, agent_link));
+	                    offsetof(struct master_offer, agent_link));
 	LIST_FOR_EACH_SAFE(pos, tmp, &a->tasks)
 	{
 		struct master_task *t =
-			list_entry(pos, struct master_task, agent_link);
+		    list_entry(pos, struct master_task, agent_link);
 		struct master_framework *fw = t->framework;
-		enum task_state st = !master_framework_is_partition_aware(fw)
-					     ? TASK_LOST
-					     : reason == REASON_AGENT_REMOVED_BY_OPERATOR
-					     ? TASK_GONE_BY_OPERATOR
-					     : TASK_UNREACHABLE;
+		enum task_state st =
+		    !master_framework_is_partition_aware(fw) ? TASK_LOST
+		    : reason == REASON_AGENT_REMOVED_BY_OPERATOR
+			? TASK_GONE_BY_OPERATOR
+			: TASK_UNREACHABLE;
 		if (!task_state_is_terminal(t->state)) {
 			task_status_release(&t->status);
 			master_status_make(&t->status, t->id, a->id,
-					   t->executor_id, st, reason,
-					   "agent removed");
+			                   t->executor_id, st, reason,
+			                   "agent removed");
 			t->has_status = true;
 			master_send_update(fw, &t->status);
 			t->resources_released = true; /* the agent is gone */
@@ -879,16 +882,18 @@ static int master_write_port_file(const char *path, int port, struct err *e)
 	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
 	f = fopen(tmp, "we");
 	if (!f)
-		return err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
+		return err_set(e, "cannot write '%s': %s", tmp,
+		               strerror(errno));
 	fprintf(f, "%d\n", port);
 	if (fflush(f) || fsync(fileno(f))) {
 		fclose(f);
-		return err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
+		return err_set(e, "cannot write '%s': %s", tmp,
+		               strerror(errno));
 	}
 	fclose(f);
 	if (rename(tmp, path))
 		return err_set(e, "cannot rename '%s': %s", tmp,
-			       strerror(errno));
+		               strerror(errno));
 	return 0;
 }
 
@@ -903,12 +908,12 @@ static void master_stop_cb(uv_signal_t *s, int signum)
 static int master_start(struct master *m, struct err *e)
 {
 	struct http_server_opts hopts = {
-		.ip = m->cfg.ip,
-		.port = (int)m->cfg.port,
-		.max_body_bytes = m->cfg.max_body_bytes,
-		.idle_timeout_ms = (uint64_t)(m->cfg.idle_timeout * 1000),
-		.max_connections = (size_t)m->cfg.max_connections,
-		.stream_queue_bytes = m->cfg.max_stream_queue_bytes,
+	    .ip = m->cfg.ip,
+	    .port = (int)m->cfg.port,
+	    .max_body_bytes = m->cfg.max_body_bytes,
+	    .idle_timeout_ms = (uint64_t)(m->cfg.idle_timeout * 1000),
+	    .max_connections = (size_t)m->cfg.max_connections,
+	    .stream_queue_bytes = m->cfg.max_stream_queue_bytes,
 	};
 	int rc;
 
@@ -926,7 +931,7 @@ static int master_start(struct master *m, struct err *e)
 	uint64_t hb = (uint64_t)(m->cfg.heartbeat_interval * 1000);
 	uv_timer_start(&m->heartbeat_timer, master_heartbeat_cb, hb, hb);
 	log_info(MASTER_COMPONENT, "master=%s listening on %s", m->id,
-		 m->address);
+	         m->address);
 	return 0;
 }
 
@@ -968,16 +973,16 @@ static void master_free(struct master *m)
 	HMAP_FOR_EACH_SAFE(&m->offers, i, n, tmp)
 	{
 		master_offer_remove(container_of(n, struct master_offer, node),
-				    false, 0);
+		                    false, 0);
 	}
 	HMAP_FOR_EACH_SAFE(&m->agents, i, n, tmp)
 	{
 		struct master_agent *a =
-			container_of(n, struct master_agent, node);
+		    container_of(n, struct master_agent, node);
 		LIST_FOR_EACH_SAFE(pos, ltmp, &a->tasks)
 		{
-			struct master_task *t = list_entry(
-				pos, struct master_task, agent_link);
+			struct master_task *t =
+			    list_entry(pos, struct master_task, agent_link);
 			list_del(&t->agent_link);
 			t->agent = NULL;
 		}
@@ -995,14 +1000,14 @@ static void master_free(struct master *m)
 	HMAP_FOR_EACH_SAFE(&m->frameworks, i, n, tmp)
 	{
 		struct master_framework *fw =
-			container_of(n, struct master_framework, node);
+		    container_of(n, struct master_framework, node);
 		hmap_remove(&m->frameworks, &fw->node);
 		master_framework_free(fw);
 	}
 	LIST_FOR_EACH_SAFE(pos, ltmp, &m->completed_frameworks)
 	{
-		master_framework_free(list_entry(pos, struct master_framework,
-						 completed_link));
+		master_framework_free(
+		    list_entry(pos, struct master_framework, completed_link));
 	}
 	uv_close((uv_handle_t *)&m->alloc_timer, NULL);
 	uv_close((uv_handle_t *)&m->alloc_soon, NULL);
@@ -1030,13 +1035,13 @@ int master_main(int argc, char **argv)
 	uv_loop_init(&loop);
 	m = master_new(&loop);
 	rc = flags_parse(master_flags, ARRAY_SIZE(master_flags), &m->cfg, argc,
-			 argv, NULL, &e);
+	                 argv, NULL, &e);
 	if (rc == 1) {
 		flags_usage(stdout, "atoll master",
-			    "Runs a master: holds the cluster state, offers "
-			    "agents' resources to frameworks (weighted DRF), "
-			    "serves the Mesos v1 scheduler API.",
-			    master_flags, ARRAY_SIZE(master_flags));
+		            "Runs a master: holds the cluster state, offers "
+		            "agents' resources to frameworks (weighted DRF), "
+		            "serves the Mesos v1 scheduler API.",
+		            master_flags, ARRAY_SIZE(master_flags));
 		rc = 0;
 		goto out;
 	}
@@ -1047,9 +1052,9 @@ int master_main(int argc, char **argv)
 	}
 	if (log_parse_level(m->cfg.log_level, &lvl)) {
 		fprintf(stderr,
-			"atoll master: --log-level: expected error, warn, "
-			"info or debug, got '%s'\n",
-			m->cfg.log_level);
+		        "atoll master: --log-level: expected error, warn, "
+		        "info or debug, got '%s'\n",
+		        m->cfg.log_level);
 		rc = 2;
 		goto out;
 	}

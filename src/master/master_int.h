@@ -59,21 +59,21 @@ struct master_framework;
 struct master_agent;
 
 struct master_task {
-	struct hmap_node node; /* in framework->tasks, key = id */
-	struct list agent_link; /* in agent->tasks */
+	struct hmap_node node;      /* in framework->tasks, key = id */
+	struct list agent_link;     /* in agent->tasks */
 	struct list completed_link; /* in framework->completed */
 	char *id;
 	char *name;
-	char *executor_id; /* the command executor's is the task id */
+	char *executor_id;    /* the command executor's is the task id */
 	bool custom_executor; /* launched with TaskInfo.executor */
 	struct master_framework *framework;
 	struct master_agent *agent; /* NULL once the agent is removed */
-	enum task_state state;	     /* latest state known to the master */
-	struct task_status status;   /* the latest status seen */
+	enum task_state state;      /* latest state known to the master */
+	struct task_status status;  /* the latest status seen */
 	bool has_status;
 	struct resources resources;
 	bool resources_released; /* given back to the allocator */
-	char *info_json;	 /* TaskInfo as launched (compact) */
+	char *info_json;         /* TaskInfo as launched (compact) */
 	double staged_time;
 	/* uuid of the terminal update forwarded to the framework, acked to
 	 * complete the task */
@@ -100,11 +100,11 @@ struct master_framework {
 	struct framework_info info;
 	struct http_stream *stream; /* NULL when disconnected */
 	char stream_id[IDS_UUID_STRLEN];
-	bool active;	 /* connected and not torn down */
-	bool recovered;	 /* known from an agent, not yet resubscribed */
-	bool removed;	 /* torn down; in the completed list */
+	bool active;    /* connected and not torn down */
+	bool recovered; /* known from an agent, not yet resubscribed */
+	bool removed;   /* torn down; in the completed list */
 	double registered_time, reregistered_time, unregistered_time;
-	struct hmap tasks; /* id -> master_task, live or terminal-unacked */
+	struct hmap tasks;     /* id -> master_task, live or terminal-unacked */
 	struct list completed; /* master_task, bounded */
 	size_t ncompleted;
 	struct list offers;
@@ -124,7 +124,7 @@ struct master_agent {
 	bool connected;
 	double registered_time, reregistered_time;
 	char *version;
-	struct resources used;	  /* held by tasks */
+	struct resources used;    /* held by tasks */
 	struct resources offered; /* held by outstanding offers */
 	struct list tasks;
 	struct list offers;
@@ -147,8 +147,8 @@ struct master {
 	struct hmap agents;
 	struct hmap offers;
 	uint64_t next_framework, next_agent, next_offer;
-	uv_timer_t alloc_timer;	   /* periodic full allocation pass */
-	uv_timer_t alloc_soon;	   /* coalesced event-driven pass */
+	uv_timer_t alloc_timer; /* periodic full allocation pass */
+	uv_timer_t alloc_soon;  /* coalesced event-driven pass */
 	bool alloc_pending;
 	uv_timer_t heartbeat_timer;
 	uv_signal_t sigint, sigterm;
@@ -158,7 +158,7 @@ struct master {
 		uint64_t allocation_runs;
 		uint64_t offers_sent, offers_declined, offers_rescinded;
 		uint64_t tasks_launched, valid_status_updates,
-			invalid_status_updates;
+		    invalid_status_updates;
 		uint64_t calls[32];
 		uint64_t dropped_streams;
 		uint64_t tasks_by_state_terminal[TASK_STATE_COUNT];
@@ -174,34 +174,33 @@ struct master {
 uint64_t master_now_ms(struct master *m);
 void master_schedule_allocation(struct master *m);
 struct master_framework *master_framework_find(struct master *m,
-					       const char *id);
+                                               const char *id);
 struct master_agent *master_agent_find(struct master *m, const char *id);
 struct master_task *master_task_find(struct master_framework *fw,
-				     const char *task_id);
+                                     const char *task_id);
 /* Subscribe a (new or failing-over) framework on stream. */
 struct master_framework *master_framework_add(struct master *m,
-					      const struct framework_info *info,
-					      const char *id);
+                                              const struct framework_info *info,
+                                              const char *id);
 void master_framework_connected(struct master_framework *fw,
-				struct http_stream *stream);
+                                struct http_stream *stream);
 void master_framework_disconnected(struct master_framework *fw);
 /* TEARDOWN: kill everything, move to completed. */
 void master_framework_remove(struct master_framework *fw,
-			     enum task_reason reason);
+                             enum task_reason reason);
 void master_offer_remove(struct master_offer *o, bool recover,
-			 double refuse_seconds);
+                         double refuse_seconds);
 void master_offer_rescind(struct master_offer *o);
 struct master_task *master_task_add(struct master_framework *fw,
-				    struct master_agent *agent,
-				    struct task_info *ti);
+                                    struct master_agent *agent,
+                                    struct task_info *ti);
 /* Applies a new latest state; frees resources on terminal states. */
 void master_task_set_state(struct master_task *t, enum task_state state);
 /* Moves a terminal task to the framework's completed list. */
 void master_task_complete(struct master_task *t);
 struct master_agent *master_agent_add(struct master *m, const char *id,
-				      struct agent_info *info, const char *ip);
-void master_agent_connected(struct master_agent *a,
-			    struct http_stream *stream);
+                                      struct agent_info *info, const char *ip);
+void master_agent_connected(struct master_agent *a, struct http_stream *stream);
 void master_agent_disconnected(struct master_agent *a);
 void master_agent_remove(struct master_agent *a, enum task_reason reason);
 bool master_framework_is_partition_aware(const struct master_framework *fw);
@@ -210,20 +209,19 @@ bool master_framework_is_partition_aware(const struct master_framework *fw);
 /* Sends one JSON event (text in b) as a RecordIO record on the stream;
  * a full queue ends the stream with an ERROR event. Returns 0 or -EPIPE. */
 int master_stream_send(struct master *m, struct http_stream **stream,
-		       const struct buf *event);
+                       const struct buf *event);
 /* Sends {"type":"ERROR","error":{"message":..}} and ends the stream. */
 void master_stream_error(struct http_stream **stream, const char *message);
-int master_framework_send(struct master_framework *fw,
-			  const struct buf *event);
+int master_framework_send(struct master_framework *fw, const struct buf *event);
 int master_agent_send(struct master_agent *a, const struct buf *event);
 /* UPDATE event for status to the framework (no-op if disconnected). */
 void master_send_update(struct master_framework *fw,
-			const struct task_status *st);
+                        const struct task_status *st);
 /* A master-generated status (no uuid) for a task. */
 void master_status_make(struct task_status *st, const char *task_id,
-			const char *agent_id, const char *executor_id,
-			enum task_state state, enum task_reason reason,
-			const char *message);
+                        const char *agent_id, const char *executor_id,
+                        enum task_state state, enum task_reason reason,
+                        const char *message);
 void master_write_master_info(struct master *m, struct jsonw *w);
 /* VersionInfo (version, build_date, build_time, build_user, git_sha). */
 void master_write_version_info(struct jsonw *w);
@@ -255,11 +253,11 @@ void master_op_task_updated(struct master *m, const struct master_task *t);
 void master_op_agent_added(struct master *m, const struct master_agent *a);
 void master_op_agent_removed(struct master *m, const char *agent_id);
 void master_op_framework_added(struct master *m,
-			       const struct master_framework *fw);
+                               const struct master_framework *fw);
 void master_op_framework_updated(struct master *m,
-				 const struct master_framework *fw);
+                                 const struct master_framework *fw);
 void master_op_framework_removed(struct master *m,
-				 const struct master_framework *fw);
+                                 const struct master_framework *fw);
 /* True when MARK_AGENT_GONE named this agent id (it may never return). */
 bool master_op_agent_is_gone(struct master *m, const char *agent_id);
 /* Closes every operator stream (master shutting down). */

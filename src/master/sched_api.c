@@ -44,15 +44,23 @@ enum sched_call {
 };
 
 static const char *const sched_call_names[] = {
-	"SUBSCRIBE",	    "TEARDOWN",
-	"ACCEPT",	    "DECLINE",
-	"ACCEPT_INVERSE_OFFERS", "DECLINE_INVERSE_OFFERS",
-	"REVIVE",	    "KILL",
-	"SHUTDOWN",	    "ACKNOWLEDGE",
-	"ACKNOWLEDGE_OPERATION_STATUS", "RECONCILE",
-	"RECONCILE_OPERATIONS", "MESSAGE",
-	"REQUEST",	    "SUPPRESS",
-	"UPDATE_FRAMEWORK",
+    "SUBSCRIBE",
+    "TEARDOWN",
+    "ACCEPT",
+    "DECLINE",
+    "ACCEPT_INVERSE_OFFERS",
+    "DECLINE_INVERSE_OFFERS",
+    "REVIVE",
+    "KILL",
+    "SHUTDOWN",
+    "ACKNOWLEDGE",
+    "ACKNOWLEDGE_OPERATION_STATUS",
+    "RECONCILE",
+    "RECONCILE_OPERATIONS",
+    "MESSAGE",
+    "REQUEST",
+    "SUPPRESS",
+    "UPDATE_FRAMEWORK",
 };
 
 /* Largest refuse filter Mesos accepts: one year. */
@@ -96,51 +104,51 @@ json_t *master_v1_parse(struct master *m, struct http_request *req)
 	if (strcmp(req->method, "POST") != 0) {
 		http_request_add_header(req, "Allow", "POST");
 		http_respond_error(req, 405,
-				   "Expecting a 'POST' request, received '%s'",
-				   req->method);
+		                   "Expecting a 'POST' request, received '%s'",
+		                   req->method);
 		return NULL;
 	}
 	ct = http_request_header(req, "Content-Type");
 	if (!ct) {
 		http_respond_error(req, 400,
-				   "Expecting 'Content-Type' to be present");
+		                   "Expecting 'Content-Type' to be present");
 		return NULL;
 	}
 	if (media_type_is(ct, "application/x-protobuf")) {
 		http_respond_error(req, 415,
-				   "Content-Type 'application/x-protobuf' is "
-				   "not supported by Atoll yet; send "
-				   "'application/json'");
+		                   "Content-Type 'application/x-protobuf' is "
+		                   "not supported by Atoll yet; send "
+		                   "'application/json'");
 		return NULL;
 	}
 	if (!media_type_is(ct, "application/json")) {
 		http_respond_error(req, 415,
-				   "Expecting 'Content-Type' of "
-				   "application/json, got '%s'",
-				   ct);
+		                   "Expecting 'Content-Type' of "
+		                   "application/json, got '%s'",
+		                   ct);
 		return NULL;
 	}
 	accept = http_request_header(req, "Accept");
 	if (accept && !accept_allows_json(accept)) {
 		http_respond_error(req, 406,
-				   "Expecting 'Accept' to allow "
-				   "'application/json', got '%s'",
-				   accept);
+		                   "Expecting 'Accept' to allow "
+		                   "'application/json', got '%s'",
+		                   accept);
 		return NULL;
 	}
 	call = json_loadb(req->body, req->body_len, JSON_ALLOW_NUL, &jerr);
 	if (!call) {
 		http_respond_error(req, 400,
-				   "Failed to parse body into JSON: %s (line "
-				   "%d, column %d)",
-				   jerr.text, jerr.line, jerr.column);
+		                   "Failed to parse body into JSON: %s (line "
+		                   "%d, column %d)",
+		                   jerr.text, jerr.line, jerr.column);
 		return NULL;
 	}
 	if (!json_is_object(call)) {
 		json_decref(call);
 		http_respond_error(req, 400,
-				   "Failed to convert JSON into Call: expected "
-				   "an object");
+		                   "Failed to convert JSON into Call: expected "
+		                   "an object");
 		return NULL;
 	}
 	return call;
@@ -150,12 +158,12 @@ json_t *master_v1_parse(struct master *m, struct http_request *req)
 
 /* The payload object call[key]; responds 400 and returns NULL if absent. */
 static json_t *sched_payload(struct http_request *req, json_t *call,
-			     const char *key)
+                             const char *key)
 {
 	json_t *p = json_object_get(call, key);
 	if (!json_is_object(p)) {
 		http_respond_error(req, 400, "Expecting '%s' to be present%s",
-				   key, p ? " and an object" : "");
+		                   key, p ? " and an object" : "");
 		return NULL;
 	}
 	return p;
@@ -166,8 +174,8 @@ static json_t *sched_payload(struct http_request *req, json_t *call,
  * 0, or -EINVAL after responding 400 (not strings, or not subscribed).
  */
 static int sched_roles(struct http_request *req, struct master_framework *fw,
-		       json_t *payload, const char *what,
-		       const char ***roles, size_t *n)
+                       json_t *payload, const char *what, const char ***roles,
+                       size_t *n)
 {
 	json_t *arr = payload ? json_object_get(payload, "roles") : NULL;
 	size_t i;
@@ -179,7 +187,7 @@ static int sched_roles(struct http_request *req, struct master_framework *fw,
 		return 0;
 	if (!json_is_array(arr)) {
 		http_respond_error(req, 400, "%s.roles: expected an array",
-				   what);
+		                   what);
 		return -EINVAL;
 	}
 	*roles = xcalloc(json_array_size(arr) + 1, sizeof(**roles));
@@ -188,15 +196,15 @@ static int sched_roles(struct http_request *req, struct master_framework *fw,
 		const char *r = json_string_value(v);
 		if (!r) {
 			http_respond_error(req, 400,
-					   "%s.roles[%zu]: expected a string",
-					   what, i);
+			                   "%s.roles[%zu]: expected a string",
+			                   what, i);
 			goto fail;
 		}
 		if (!framework_info_has_role(&fw->info, r)) {
 			http_respond_error(req, 400,
-					   "%s.roles[%zu]: framework is not "
-					   "subscribed to role '%s'",
-					   what, i, r);
+			                   "%s.roles[%zu]: framework is not "
+			                   "subscribed to role '%s'",
+			                   what, i, r);
 			goto fail;
 		}
 		(*roles)[(*n)++] = r;
@@ -210,12 +218,12 @@ fail:
 
 /* UPDATE with a master-generated status (no uuid, never retried). */
 static void sched_send_status(struct master_framework *fw, const char *task_id,
-			      const char *agent_id, enum task_state state,
-			      enum task_reason reason, const char *message)
+                              const char *agent_id, enum task_state state,
+                              enum task_reason reason, const char *message)
 {
 	struct task_status st;
 	master_status_make(&st, task_id, agent_id, NULL, state, reason,
-			   message);
+	                   message);
 	master_send_update(fw, &st);
 	task_status_release(&st);
 }
@@ -232,7 +240,7 @@ static void sched_stream_closed(struct http_stream *s, void *arg)
 {
 	struct stream_ctx *ctx = arg;
 	struct master_framework *fw =
-		master_framework_find(ctx->m, ctx->framework_id);
+	    master_framework_find(ctx->m, ctx->framework_id);
 
 	/* Only the framework's current stream counts: an old one replaced
 	 * by a failover has another stream id. */
@@ -250,8 +258,8 @@ static bool master_framework_removed(struct master *m, const char *id)
 	struct list *pos, *tmp;
 	LIST_FOR_EACH_SAFE(pos, tmp, &m->completed_frameworks)
 	{
-		struct master_framework *fw = list_entry(
-			pos, struct master_framework, completed_link);
+		struct master_framework *fw =
+		    list_entry(pos, struct master_framework, completed_link);
 		if (!strcmp(fw->id, id))
 			return true;
 	}
@@ -259,7 +267,7 @@ static bool master_framework_removed(struct master *m, const char *id)
 }
 
 static void sched_subscribe(struct master *m, struct http_request *req,
-			    json_t *call)
+                            json_t *call)
 {
 	struct framework_info fi;
 	struct master_framework *fw;
@@ -273,17 +281,18 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 
 	if (http_request_header(req, "Mesos-Stream-Id")) {
 		http_respond_error(req, 400,
-				   "Subscribe calls should not include the "
-				   "'Mesos-Stream-Id' header");
+		                   "Subscribe calls should not include the "
+		                   "'Mesos-Stream-Id' header");
 		return;
 	}
 	if (!(sub = sched_payload(req, call, "subscribe")))
 		return;
 	fij = json_object_get(sub, "framework_info");
 	if (!json_is_object(fij)) {
-		http_respond_error(req, 400, "Expecting "
-					     "'subscribe.framework_info' to be "
-					     "present");
+		http_respond_error(req, 400,
+		                   "Expecting "
+		                   "'subscribe.framework_info' to be "
+		                   "present");
 		return;
 	}
 	framework_info_init(&fi);
@@ -295,9 +304,9 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 	top_id = mesos_json_id(call, "framework_id");
 	if (top_id && fi.id && strcmp(top_id, fi.id)) {
 		http_respond_error(req, 400,
-				   "'framework_id' (%s) differs from "
-				   "'subscribe.framework_info.id' (%s)",
-				   top_id, fi.id);
+		                   "'framework_id' (%s) differs from "
+		                   "'subscribe.framework_info.id' (%s)",
+		                   top_id, fi.id);
 		goto out;
 	}
 	id = fi.id ? fi.id : top_id;
@@ -308,8 +317,8 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 	supp = json_object_get(sub, "suppressed_roles");
 	if (supp && !json_is_array(supp)) {
 		http_respond_error(req, 400,
-				   "subscribe.suppressed_roles: expected an "
-				   "array of role names");
+		                   "subscribe.suppressed_roles: expected an "
+		                   "array of role names");
 		goto out;
 	}
 
@@ -323,7 +332,7 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 	    !master_framework_find(m, id)) {
 		ctx->framework_id = xstrdup(id);
 		stream = http_stream_begin(req, 200, "application/json",
-					   sched_stream_closed, ctx);
+		                           sched_stream_closed, ctx);
 		master_stream_error(&stream, "Framework has been removed");
 		goto out;
 	}
@@ -331,17 +340,19 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 	if (fw) {
 		/* Failover: the new connection replaces the old one. */
 		if (fw->stream) {
-			log_info(SCHED, "framework=%s failed over to a new "
-					"connection",
-				 fw->id);
+			log_info(SCHED,
+			         "framework=%s failed over to a new "
+			         "connection",
+			         fw->id);
 			master_stream_error(&fw->stream,
-					    "Framework failed over");
+			                    "Framework failed over");
 		}
 		if (fi.nroles != fw->info.nroles)
-			log_warn(SCHED, "framework=%s changing roles on "
-					"resubscription is not supported; "
-					"keeping its roles",
-				 fw->id);
+			log_warn(SCHED,
+			         "framework=%s changing roles on "
+			         "resubscription is not supported; "
+			         "keeping its roles",
+			         fw->id);
 		fw->info.failover_timeout = fi.failover_timeout;
 		free(fw->info.name);
 		fw->info.name = xstrdup(fi.name);
@@ -352,7 +363,7 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 	ctx->framework_id = xstrdup(fw->id);
 	memcpy(fw->stream_id, sid, sizeof(sid));
 	stream = http_stream_begin(req, 200, "application/json",
-				   sched_stream_closed, ctx);
+	                           sched_stream_closed, ctx);
 	master_framework_connected(fw, stream);
 	if (is_new)
 		master_op_framework_added(m, fw);
@@ -360,8 +371,8 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 		master_op_framework_updated(m, fw);
 
 	if (supp && json_array_size(supp) > 0) {
-		const char **roles = xcalloc(json_array_size(supp),
-					     sizeof(*roles));
+		const char **roles =
+		    xcalloc(json_array_size(supp), sizeof(*roles));
 		size_t i, n = 0;
 		json_t *v;
 		json_array_foreach(supp, i, v)
@@ -384,7 +395,7 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 	jsonw_obj_begin(&w);
 	jsonw_kid(&w, "framework_id", fw->id);
 	jsonw_kdouble(&w, "heartbeat_interval_seconds",
-		      m->cfg.heartbeat_interval);
+	              m->cfg.heartbeat_interval);
 	jsonw_key(&w, "master_info");
 	master_write_master_info(m, &w);
 	jsonw_obj_end(&w);
@@ -392,12 +403,13 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 	(void)master_framework_send(fw, &ev);
 	buf_release(&ev);
 	log_info(SCHED, "framework=%s name='%s' subscribed", fw->id,
-		 fw->info.name);
+	         fw->info.name);
 out:
 	framework_info_release(&fi);
 }
 
-/* ---- ACCEPT / DECLINE ------------------------------------------------------ */
+/* ---- ACCEPT / DECLINE ------------------------------------------------------
+ */
 
 static double sched_refuse_seconds(struct master *m, json_t *payload)
 {
@@ -415,32 +427,32 @@ static double sched_refuse_seconds(struct master *m, json_t *payload)
 
 /* Answers every task of a LAUNCH / LAUNCH_GROUP operation with state. */
 static void sched_fail_op_tasks(struct master_framework *fw, json_t *op,
-				enum task_state state, enum task_reason reason,
-				const char *message)
+                                enum task_state state, enum task_reason reason,
+                                const char *message)
 {
 	json_t *tasks = NULL, *ti;
 	size_t i;
 
 	if (json_object_get(op, "launch"))
 		tasks = json_object_get(json_object_get(op, "launch"),
-					"task_infos");
+		                        "task_infos");
 	else if (json_object_get(op, "launch_group"))
 		tasks = json_object_get(
-			json_object_get(json_object_get(op, "launch_group"),
-					"task_group"),
-			"tasks");
+		    json_object_get(json_object_get(op, "launch_group"),
+		                    "task_group"),
+		    "tasks");
 	json_array_foreach(tasks, i, ti)
 	{
 		const char *tid = mesos_json_id(ti, "task_id");
 		if (tid)
 			sched_send_status(fw, tid,
-					  mesos_json_id(ti, "agent_id"), state,
-					  reason, message);
+			                  mesos_json_id(ti, "agent_id"), state,
+			                  reason, message);
 	}
 }
 
 static void sched_run_task(struct master_agent *a, struct master_framework *fw,
-			   const struct master_task *t)
+                           const struct master_task *t)
 {
 	struct buf ev = BUF_INIT;
 	struct jsonw w;
@@ -463,9 +475,9 @@ static void sched_run_task(struct master_agent *a, struct master_framework *fw,
 
 /* Validates and launches one TaskInfo against the remaining resources. */
 static void sched_launch_task(struct master *m, struct master_framework *fw,
-			      struct master_agent *a, const char *role,
-			      json_t *tij, size_t idx,
-			      struct resources *remaining)
+                              struct master_agent *a, const char *role,
+                              json_t *tij, size_t idx,
+                              struct resources *remaining)
 {
 	struct task_info ti;
 	struct err e = {{0}};
@@ -476,7 +488,7 @@ static void sched_launch_task(struct master *m, struct master_framework *fw,
 	task_info_init(&ti);
 	if (!json_is_object(tij)) {
 		log_warn(SCHED, "framework=%s task_infos[%zu] is not an object",
-			 fw->id, idx);
+		         fw->id, idx);
 		goto out;
 	}
 	if (task_info_from_json(&ti, tij, &e)) {
@@ -485,9 +497,9 @@ static void sched_launch_task(struct master *m, struct master_framework *fw,
 	}
 	if (strcmp(ti.agent_id, a->id)) {
 		buf_addf(&msg,
-			 "Task uses agent_id '%s' but the offer is for agent "
-			 "'%s'",
-			 ti.agent_id, a->id);
+		         "Task uses agent_id '%s' but the offer is for agent "
+		         "'%s'",
+		         ti.agent_id, a->id);
 		goto error;
 	}
 	if (master_task_find(fw, ti.task_id)) {
@@ -500,10 +512,10 @@ static void sched_launch_task(struct master *m, struct master_framework *fw,
 			r->alloc_role = xstrdup(role);
 		} else if (!framework_info_has_role(&fw->info, r->alloc_role)) {
 			buf_addf(&msg,
-				 "Task resource '%s' is allocated to role "
-				 "'%s', which the framework is not subscribed "
-				 "to",
-				 r->name, r->alloc_role);
+			         "Task resource '%s' is allocated to role "
+			         "'%s', which the framework is not subscribed "
+			         "to",
+			         r->name, r->alloc_role);
 			goto error;
 		}
 	}
@@ -512,9 +524,10 @@ static void sched_launch_task(struct master *m, struct master_framework *fw,
 		resources_format(&want, &ti.resources);
 		resources_format(&have, remaining);
 		buf_addf(&msg,
-			 "Task uses more resources (%s) than available in "
-			 "the offers (%s)",
-			 want.data ? want.data : "", have.data ? have.data : "");
+		         "Task uses more resources (%s) than available in "
+		         "the offers (%s)",
+		         want.data ? want.data : "",
+		         have.data ? have.data : "");
 		buf_release(&want);
 		buf_release(&have);
 		goto error;
@@ -522,15 +535,15 @@ static void sched_launch_task(struct master *m, struct master_framework *fw,
 	t = master_task_add(fw, a, &ti);
 	master_op_task_added(m, t);
 	log_debug(SCHED, "framework=%s task=%s agent=%s launching", fw->id,
-		  t->id, a->id);
+	          t->id, a->id);
 	sched_run_task(a, fw, t);
 	goto out;
 error:
 	log_info(SCHED, "framework=%s task=%s TASK_ERROR: %s", fw->id,
-		 tid ? tid : "?", msg.data);
+	         tid ? tid : "?", msg.data);
 	if (tid)
 		sched_send_status(fw, tid, a->id, TASK_ERROR,
-				  REASON_TASK_INVALID, msg.data);
+		                  REASON_TASK_INVALID, msg.data);
 out:
 	(void)m;
 	buf_release(&msg);
@@ -538,7 +551,7 @@ out:
 }
 
 static void sched_accept(struct master *m, struct master_framework *fw,
-			 json_t *payload)
+                         json_t *payload)
 {
 	json_t *ids = json_object_get(payload, "offer_ids");
 	json_t *ops = json_object_get(payload, "operations");
@@ -555,26 +568,27 @@ static void sched_accept(struct master *m, struct master_framework *fw,
 	offers = xcalloc(json_array_size(ids) + 1, sizeof(*offers));
 	json_array_foreach(ids, i, v)
 	{
-		const char *oid = json_string_value(json_object_get(v, "value"));
+		const char *oid =
+		    json_string_value(json_object_get(v, "value"));
 		struct master_offer *o =
-			oid ? hmap_entry(hmap_find(&m->offers, oid),
-					 struct master_offer, node)
-			    : NULL;
+		    oid ? hmap_entry(hmap_find(&m->offers, oid),
+		                     struct master_offer, node)
+			: NULL;
 		bool dup = false;
 		for (size_t k = 0; o && k < n; k++)
 			dup |= offers[k] == o;
 		if (!o || o->framework != fw) {
 			buf_addf(&invalid, "%sOffer '%s' is no longer valid",
-				 invalid.len ? "; " : "", oid ? oid : "?");
+			         invalid.len ? "; " : "", oid ? oid : "?");
 		} else if (dup) {
 			buf_addf(&invalid, "%sOffer '%s' appears twice",
-				 invalid.len ? "; " : "", oid);
+			         invalid.len ? "; " : "", oid);
 		} else if (agent && o->agent != agent) {
 			buf_addf(&invalid,
-				 "%sOffers are for different agents ('%s', "
-				 "'%s')",
-				 invalid.len ? "; " : "", agent->id,
-				 o->agent->id);
+			         "%sOffers are for different agents ('%s', "
+			         "'%s')",
+			         invalid.len ? "; " : "", agent->id,
+			         o->agent->id);
 		} else {
 			agent = o->agent;
 			offers[n++] = o;
@@ -584,13 +598,12 @@ static void sched_accept(struct master *m, struct master_framework *fw,
 		buf_adds(&invalid, "No offers given");
 	if (invalid.len) {
 		enum task_state st = master_framework_is_partition_aware(fw)
-					     ? TASK_DROPPED
-					     : TASK_LOST;
+		                         ? TASK_DROPPED
+		                         : TASK_LOST;
 		log_info(SCHED, "framework=%s ACCEPT refused: %s", fw->id,
-			 invalid.data);
-		json_array_foreach(ops, i, op)
-			sched_fail_op_tasks(fw, op, st, REASON_INVALID_OFFERS,
-					    invalid.data);
+		         invalid.data);
+		json_array_foreach(ops, i, op) sched_fail_op_tasks(
+		    fw, op, st, REASON_INVALID_OFFERS, invalid.data);
 		for (i = 0; i < n; i++)
 			master_offer_remove(offers[i], true, 0);
 		goto out;
@@ -602,29 +615,29 @@ static void sched_accept(struct master *m, struct master_framework *fw,
 	}
 	json_array_foreach(ops, i, op)
 	{
-		const char *type = json_string_value(json_object_get(op, "type"));
+		const char *type =
+		    json_string_value(json_object_get(op, "type"));
 		if (type && !strcmp(type, "LAUNCH")) {
 			json_t *tis = json_object_get(
-				json_object_get(op, "launch"), "task_infos");
+			    json_object_get(op, "launch"), "task_infos");
 			json_t *tij;
 			size_t k;
-			json_array_foreach(tis, k, tij)
-				sched_launch_task(m, fw, agent, role, tij, k,
-						  &remaining);
+			json_array_foreach(tis, k, tij) sched_launch_task(
+			    m, fw, agent, role, tij, k, &remaining);
 		} else if (type && !strcmp(type, "LAUNCH_GROUP")) {
 			sched_fail_op_tasks(fw, op, TASK_ERROR,
-					    REASON_TASK_GROUP_INVALID,
-					    "LAUNCH_GROUP is not supported by "
-					    "Atoll yet");
+			                    REASON_TASK_GROUP_INVALID,
+			                    "LAUNCH_GROUP is not supported by "
+			                    "Atoll yet");
 		} else {
 			log_warn(SCHED,
-				 "framework=%s operation '%s' is not "
-				 "supported yet; ignored",
-				 fw->id, type ? type : "(none)");
+			         "framework=%s operation '%s' is not "
+			         "supported yet; ignored",
+			         fw->id, type ? type : "(none)");
 		}
 	}
 	alloc_recover(m->alloc, agent->id, fw->id, &remaining, refuse,
-		      master_now_ms(m));
+	              master_now_ms(m));
 	master_schedule_allocation(m);
 out:
 	free(role);
@@ -634,7 +647,7 @@ out:
 }
 
 static void sched_decline(struct master *m, struct master_framework *fw,
-			  json_t *payload)
+                          json_t *payload)
 {
 	json_t *ids = json_object_get(payload, "offer_ids");
 	double refuse = sched_refuse_seconds(m, payload);
@@ -643,15 +656,17 @@ static void sched_decline(struct master *m, struct master_framework *fw,
 
 	json_array_foreach(ids, i, v)
 	{
-		const char *oid = json_string_value(json_object_get(v, "value"));
+		const char *oid =
+		    json_string_value(json_object_get(v, "value"));
 		struct master_offer *o =
-			oid ? hmap_entry(hmap_find(&m->offers, oid),
-					 struct master_offer, node)
-			    : NULL;
+		    oid ? hmap_entry(hmap_find(&m->offers, oid),
+		                     struct master_offer, node)
+			: NULL;
 		if (!o || o->framework != fw) {
-			log_debug(SCHED, "framework=%s declined unknown offer "
-					 "'%s'",
-				  fw->id, oid ? oid : "?");
+			log_debug(SCHED,
+			          "framework=%s declined unknown offer "
+			          "'%s'",
+			          fw->id, oid ? oid : "?");
 			continue;
 		}
 		m->metrics.offers_declined++;
@@ -659,11 +674,12 @@ static void sched_decline(struct master *m, struct master_framework *fw,
 	}
 }
 
-/* ---- KILL / RECONCILE / ACKNOWLEDGE ---------------------------------------- */
+/* ---- KILL / RECONCILE / ACKNOWLEDGE ----------------------------------------
+ */
 
 /* What the master says about a task it does not know. */
 static void sched_unknown_task(struct master *m, struct master_framework *fw,
-			       const char *task_id, const char *agent_id)
+                               const char *task_id, const char *agent_id)
 {
 	enum task_state st = TASK_LOST;
 	const char *why = "Reconciliation: task is unknown to the master";
@@ -676,11 +692,11 @@ static void sched_unknown_task(struct master *m, struct master_framework *fw,
 		}
 	}
 	sched_send_status(fw, task_id, agent_id, st, REASON_RECONCILIATION,
-			  why);
+	                  why);
 }
 
 static void sched_kill(struct master *m, struct http_request *req,
-		       struct master_framework *fw, json_t *payload)
+                       struct master_framework *fw, json_t *payload)
 {
 	const char *tid = mesos_json_id(payload, "task_id");
 	struct master_task *t;
@@ -689,7 +705,7 @@ static void sched_kill(struct master *m, struct http_request *req,
 
 	if (!tid) {
 		http_respond_error(req, 400,
-				   "Expecting 'kill.task_id' to be present");
+		                   "Expecting 'kill.task_id' to be present");
 		return;
 	}
 	t = master_task_find(fw, tid);
@@ -698,13 +714,14 @@ static void sched_kill(struct master *m, struct http_request *req,
 			master_send_update(fw, &t->status);
 		else
 			sched_unknown_task(m, fw, tid,
-					   mesos_json_id(payload, "agent_id"));
+			                   mesos_json_id(payload, "agent_id"));
 		goto done;
 	}
 	if (!t->agent || !t->agent->stream) {
-		log_info(SCHED, "framework=%s task=%s kill deferred: agent not "
-				"connected",
-			 fw->id, tid);
+		log_info(SCHED,
+		         "framework=%s task=%s kill deferred: agent not "
+		         "connected",
+		         fw->id, tid);
 		goto done;
 	}
 	jsonw_init(&w, &ev);
@@ -730,7 +747,7 @@ done:
 }
 
 static void sched_reconcile_task(struct master_framework *fw,
-				 struct master_task *t)
+                                 struct master_task *t)
 {
 	struct task_status st;
 
@@ -742,8 +759,8 @@ static void sched_reconcile_task(struct master_framework *fw,
 		st.data = NULL;
 	} else {
 		master_status_make(&st, t->id, t->agent ? t->agent->id : NULL,
-				   t->executor_id, t->state, REASON_UNSET,
-				   NULL);
+		                   t->executor_id, t->state, REASON_UNSET,
+		                   NULL);
 	}
 	st.state = t->state;
 	st.reason = REASON_RECONCILIATION;
@@ -760,13 +777,13 @@ static void sched_reconcile_task(struct master_framework *fw,
  * truth instead of a loss that never happened.
  */
 static struct master_task *sched_find_completed(struct master_framework *fw,
-						const char *task_id)
+                                                const char *task_id)
 {
 	struct list *pos, *tmp;
 	LIST_FOR_EACH_SAFE(pos, tmp, &fw->completed)
 	{
 		struct master_task *t =
-			list_entry(pos, struct master_task, completed_link);
+		    list_entry(pos, struct master_task, completed_link);
 		if (!strcmp(t->id, task_id))
 			return t;
 	}
@@ -774,7 +791,7 @@ static struct master_task *sched_find_completed(struct master_framework *fw,
 }
 
 static void sched_reconcile(struct master *m, struct http_request *req,
-			    struct master_framework *fw, json_t *payload)
+                            struct master_framework *fw, json_t *payload)
 {
 	json_t *tasks = payload ? json_object_get(payload, "tasks") : NULL;
 	size_t i;
@@ -782,16 +799,16 @@ static void sched_reconcile(struct master *m, struct http_request *req,
 
 	if (tasks && !json_is_array(tasks)) {
 		http_respond_error(req, 400,
-				   "reconcile.tasks: expected an array");
+		                   "reconcile.tasks: expected an array");
 		return;
 	}
 	json_array_foreach(tasks, i, v)
 	{
 		if (!mesos_json_id(v, "task_id")) {
 			http_respond_error(req, 400,
-					   "reconcile.tasks[%zu].task_id: "
-					   "required field missing",
-					   i);
+			                   "reconcile.tasks[%zu].task_id: "
+			                   "required field missing",
+			                   i);
 			return;
 		}
 	}
@@ -801,7 +818,7 @@ static void sched_reconcile(struct master *m, struct http_request *req,
 		HMAP_FOR_EACH_SAFE(&fw->tasks, i, n, tmp)
 		{
 			sched_reconcile_task(
-				fw, container_of(n, struct master_task, node));
+			    fw, container_of(n, struct master_task, node));
 		}
 		return;
 	}
@@ -815,12 +832,12 @@ static void sched_reconcile(struct master *m, struct http_request *req,
 			sched_reconcile_task(fw, t);
 		else
 			sched_unknown_task(m, fw, tid,
-					   mesos_json_id(v, "agent_id"));
+			                   mesos_json_id(v, "agent_id"));
 	}
 }
 
 static void sched_acknowledge(struct master *m, struct http_request *req,
-			      struct master_framework *fw, json_t *payload)
+                              struct master_framework *fw, json_t *payload)
 {
 	const char *aid = mesos_json_id(payload, "agent_id");
 	const char *tid = mesos_json_id(payload, "task_id");
@@ -832,16 +849,18 @@ static void sched_acknowledge(struct master *m, struct http_request *req,
 
 	if (!aid || !tid || !uuid) {
 		http_respond_error(req, 400,
-				   "Expecting 'acknowledge.%s' to be present",
-				   !aid ? "agent_id" : !tid ? "task_id" : "uuid");
+		                   "Expecting 'acknowledge.%s' to be present",
+		                   !aid   ? "agent_id"
+		                   : !tid ? "task_id"
+		                          : "uuid");
 		return;
 	}
 	n = ids_base64_decode(uuid, strlen(uuid), raw, sizeof(raw));
 	if (n != IDS_UUID_LEN) {
 		http_respond_error(req, 400,
-				   "acknowledge.uuid: expected base64 of a "
-				   "16-byte UUID, got '%.64s'",
-				   uuid);
+		                   "acknowledge.uuid: expected base64 of a "
+		                   "16-byte UUID, got '%.64s'",
+		                   uuid);
 		return;
 	}
 	http_respond(req, 202, NULL, NULL, 0);
@@ -863,20 +882,22 @@ static void sched_acknowledge(struct master *m, struct http_request *req,
 		(void)master_agent_send(a, &ev);
 		buf_release(&ev);
 	} else {
-		log_info(SCHED, "framework=%s task=%s acknowledgement for "
-				"unreachable agent '%s' dropped",
-			 fw->id, tid, aid);
+		log_info(SCHED,
+		         "framework=%s task=%s acknowledgement for "
+		         "unreachable agent '%s' dropped",
+		         fw->id, tid, aid);
 	}
 	if (t && t->terminal_uuid_set &&
 	    !memcmp(t->terminal_uuid, raw, IDS_UUID_LEN))
 		master_task_complete(t);
 }
 
-/* ---- the rest ---------------------------------------------------------------- */
+/* ---- the rest
+ * ---------------------------------------------------------------- */
 
 static void sched_forward_to_agent(struct master *m, struct http_request *req,
-				   struct master_framework *fw,
-				   json_t *payload, const char *what)
+                                   struct master_framework *fw, json_t *payload,
+                                   const char *what)
 {
 	const char *aid = mesos_json_id(payload, "agent_id");
 	const char *eid = mesos_json_id(payload, "executor_id");
@@ -887,18 +908,20 @@ static void sched_forward_to_agent(struct master *m, struct http_request *req,
 	struct jsonw w;
 
 	if (!aid || !eid || (is_msg && !data)) {
-		http_respond_error(req, 400,
-				   "Expecting '%s.%s' to be present", what,
-				   !aid ? "agent_id" : !eid ? "executor_id"
-							    : "data");
+		http_respond_error(req, 400, "Expecting '%s.%s' to be present",
+		                   what,
+		                   !aid   ? "agent_id"
+		                   : !eid ? "executor_id"
+		                          : "data");
 		return;
 	}
 	http_respond(req, 202, NULL, NULL, 0);
 	a = master_agent_find(m, aid);
 	if (!a || !a->stream) {
-		log_info(SCHED, "framework=%s %s to unknown or disconnected "
-				"agent '%s' dropped",
-			 fw->id, what, aid);
+		log_info(SCHED,
+		         "framework=%s %s to unknown or disconnected "
+		         "agent '%s' dropped",
+		         fw->id, what, aid);
 		return;
 	}
 	jsonw_init(&w, &ev);
@@ -954,36 +977,35 @@ void master_sched_api(struct master *m, struct http_request *req)
 	fid = mesos_json_id(call, "framework_id");
 	if (!fid) {
 		http_respond_error(req, 400,
-				   "Expecting 'framework_id' to be present");
+		                   "Expecting 'framework_id' to be present");
 		goto out;
 	}
 	fw = master_framework_find(m, fid);
 	if (!fw) {
-		http_respond_error(req, 400, "Framework '%s' cannot be found%s",
-				   fid,
-				   master_framework_removed(m, fid)
-					   ? " (it has been removed)"
-					   : "");
+		http_respond_error(
+		    req, 400, "Framework '%s' cannot be found%s", fid,
+		    master_framework_removed(m, fid) ? " (it has been removed)"
+						     : "");
 		goto out;
 	}
 	if (!fw->stream) {
 		http_respond_error(req, 403, "Framework '%s' is not subscribed",
-				   fid);
+		                   fid);
 		goto out;
 	}
 	sid = http_request_header(req, "Mesos-Stream-Id");
 	if (!sid) {
 		http_respond_error(req, 400,
-				   "All non-subscribe calls should include the "
-				   "'Mesos-Stream-Id' header");
+		                   "All non-subscribe calls should include the "
+		                   "'Mesos-Stream-Id' header");
 		goto out;
 	}
 	if (strcmp(sid, fw->stream_id)) {
 		http_respond_error(req, 400,
-				   "The stream ID '%.64s' included in this "
-				   "request didn't match the stream ID "
-				   "currently associated with framework ID %s",
-				   sid, fid);
+		                   "The stream ID '%.64s' included in this "
+		                   "request didn't match the stream ID "
+		                   "currently associated with framework ID %s",
+		                   sid, fid);
 		goto out;
 	}
 
@@ -1060,8 +1082,8 @@ void master_sched_api(struct master *m, struct http_request *req)
 		break;
 	case CALL_UPDATE_FRAMEWORK:
 		http_respond_error(req, 501,
-				   "UPDATE_FRAMEWORK is not implemented by "
-				   "Atoll yet");
+		                   "UPDATE_FRAMEWORK is not implemented by "
+		                   "Atoll yet");
 		break;
 	}
 out:

@@ -58,7 +58,7 @@ const char *task_source_name(enum task_source s); /* NULL for UNSET */
 int task_source_parse(const char *name, enum task_source *out);
 
 /* Mesos's TaskStatus.Reason values, by wire name (REASON_...). */
-#define MESOS_REASONS(X)                                                        \
+#define MESOS_REASONS(X)                                                       \
 	X(REASON_COMMAND_EXECUTOR_FAILED)                                      \
 	X(REASON_CONTAINER_LAUNCH_FAILED)                                      \
 	X(REASON_CONTAINER_LIMITATION)                                         \
@@ -94,14 +94,15 @@ int task_source_parse(const char *name, enum task_source *out);
 	X(REASON_TASK_INVALID)                                                 \
 	X(REASON_TASK_UNAUTHORIZED)                                            \
 	X(REASON_TASK_UNKNOWN)                                                 \
-	X(REASON_FETCHER_FAILURE) /* Atoll: fetch of CommandInfo.uris failed */
+	X(REASON_FETCHER_FAILURE) /* Atoll: fetch of CommandInfo.uris failed   \
+	                           */
 
 enum task_reason {
 	REASON_UNSET,
 #define MESOS_REASON_ENUM(r) r,
 	MESOS_REASONS(MESOS_REASON_ENUM)
 #undef MESOS_REASON_ENUM
-		REASON_COUNT
+	    REASON_COUNT
 };
 const char *task_reason_name(enum task_reason r); /* NULL for UNSET */
 int task_reason_parse(const char *name, enum task_reason *out);
@@ -133,17 +134,17 @@ int mesos_id_validate(const char *id, const char *what, struct err *e);
 
 struct task_status {
 	char *task_id;
-	char *agent_id;	   /* NULL = unset */
+	char *agent_id;    /* NULL = unset */
 	char *executor_id; /* NULL = unset */
 	enum task_state state;
 	enum task_source source;
 	enum task_reason reason;
-	char *message; /* NULL = unset */
+	char *message;    /* NULL = unset */
 	double timestamp; /* seconds since the epoch; 0 = unset */
 	bool has_uuid;
 	uint8_t uuid[16];
 	int healthy; /* -1 unset, 0 false, 1 true */
-	char *data; /* base64 text as on the wire; NULL = unset */
+	char *data;  /* base64 text as on the wire; NULL = unset */
 };
 
 /* Conventions for every message below: *_init zeroes (and sets the
@@ -161,7 +162,7 @@ void task_status_copy(struct task_status *dst, const struct task_status *src);
  * uuid must be base64 of 16 bytes; timestamp finite and >= 0. Unknown
  * source/reason names are dropped (Mesos's rule for optional enums). */
 int task_status_from_json(struct task_status *st, const json_t *obj,
-			  struct err *e);
+                          struct err *e);
 void task_status_write_json(struct jsonw *w, const struct task_status *st);
 
 /* ---- FrameworkInfo -------------------------------------------------- */
@@ -171,19 +172,19 @@ struct framework_info {
 	char *user;
 	char *name;
 	char **roles; /* effective roles: "roles" with MULTI_ROLE, else "role"
-			 (default "*") */
+	                 (default "*") */
 	size_t nroles;
 	double failover_timeout; /* seconds, default 0 */
 	bool checkpoint;
 	char *hostname, *principal, *webui_url; /* NULL = unset */
-	unsigned capabilities;			/* enum framework_capability */
+	unsigned capabilities;                  /* enum framework_capability */
 	char *labels; /* the "labels" object as compact JSON, NULL = unset */
 };
 
 void framework_info_init(struct framework_info *fi);
 void framework_info_release(struct framework_info *fi);
 void framework_info_copy(struct framework_info *dst,
-			 const struct framework_info *src);
+                         const struct framework_info *src);
 /*
  * Validates as Mesos does: user and name required; roles valid names
  * ("*" allowed), no duplicates; "roles" only with MULTI_ROLE (an empty
@@ -192,18 +193,17 @@ void framework_info_copy(struct framework_info *dst,
  * ignored. A MULTI_ROLE framework may have no role at all (nroles 0).
  */
 int framework_info_from_json(struct framework_info *fi, const json_t *obj,
-			     struct err *e);
+                             struct err *e);
 void framework_info_write_json(struct jsonw *w,
-			       const struct framework_info *fi);
-bool framework_info_has_role(const struct framework_info *fi,
-			     const char *role);
+                               const struct framework_info *fi);
+bool framework_info_has_role(const struct framework_info *fi, const char *role);
 
 /* ---- CommandInfo ---------------------------------------------------- */
 
 struct command_uri {
 	char *value;
 	bool executable, extract, cache; /* extract defaults to true */
-	char *output_file;		 /* NULL = unset */
+	char *output_file;               /* NULL = unset */
 };
 
 struct env_var {
@@ -211,7 +211,7 @@ struct env_var {
 };
 
 struct command_info {
-	bool shell; /* default true */
+	bool shell;  /* default true */
 	char *value; /* NULL = unset (required when shell) */
 	char **arguments;
 	size_t narguments;
@@ -227,7 +227,7 @@ void command_info_release(struct command_info *c);
 /* shell=true requires value; shell=false requires value (the program).
  * Environment variables of type SECRET are rejected; uris need a value. */
 int command_info_from_json(struct command_info *c, const json_t *obj,
-			   struct err *e);
+                           struct err *e);
 void command_info_write_json(struct jsonw *w, const struct command_info *c);
 
 /* ---- TaskInfo ------------------------------------------------------- */
@@ -256,8 +256,7 @@ void task_info_release(struct task_info *t);
  * against an offer (the master does). Keeps a compact copy in t->json
  * (freed with free()).
  */
-int task_info_from_json(struct task_info *t, const json_t *obj,
-			struct err *e);
+int task_info_from_json(struct task_info *t, const json_t *obj, struct err *e);
 
 /* ---- AgentInfo ------------------------------------------------------ */
 
@@ -275,7 +274,7 @@ void agent_info_release(struct agent_info *a);
 /* hostname required and non-empty; port in [0, 65535]; id, when present,
  * valid; resources and attributes parse. */
 int agent_info_from_json(struct agent_info *a, const json_t *obj,
-			 struct err *e);
+                         struct err *e);
 void agent_info_write_json(struct jsonw *w, const struct agent_info *a);
 
 #endif

@@ -62,7 +62,7 @@ struct resource {
 	size_t nranges;
 	char **items;
 	size_t nitems;
-	char *role;	  /* reservation role, "*" = unreserved; never NULL */
+	char *role;       /* reservation role, "*" = unreserved; never NULL */
 	char *alloc_role; /* allocation_info.role, NULL = unallocated */
 };
 
@@ -93,7 +93,7 @@ double res_to_double(int64_t milli);
  * Returns 0 or -EINVAL with e set; on error out is unchanged.
  */
 int resources_parse_text(struct resources *out, const char *text,
-			 const char *default_role, struct err *e);
+                         const char *default_role, struct err *e);
 /* Adds a JSON array of Resource objects to out, validating each: name set,
  * known type, finite scalar in [0, RES_SCALAR_MAX], integral range bounds
  * in [0, 2^63) with begin <= end, valid role names; at most
@@ -101,7 +101,7 @@ int resources_parse_text(struct resources *out, const char *text,
  * element: "resources[2].scalar.value: ...". All-or-nothing: on error out
  * is unchanged. */
 int resources_from_json(struct resources *out, const json_t *arr,
-			struct err *e);
+                        struct err *e);
 /* Writes the JSON array: "role" always ("*" when unreserved), plus
  * "reservations":[{"type":"STATIC","role":R}] when reserved and
  * "allocation_info" when allocated. Scalars are written exactly
@@ -126,12 +126,12 @@ int64_t resources_scalar(const struct resources *r, const char *name);
 void resources_set_alloc_role(struct resources *r, const char *role);
 /* Appends to out the resources of r usable by role: unreserved ("*") and
  * reserved to role or one of its ancestors ("a" for "a/b"). */
-void resources_allocatable_to(struct resources *out,
-			      const struct resources *r, const char *role);
+void resources_allocatable_to(struct resources *out, const struct resources *r,
+                              const char *role);
 /* Appends to out the scalar resources of r, summed per name regardless of
  * role (for DRF totals and metrics). */
 void resources_scalars_by_name(struct resources *out,
-			       const struct resources *r);
+                               const struct resources *r);
 
 /*
  * Role names (Mesos rules): not empty, not "." or "..", no leading '-', no
@@ -149,7 +149,7 @@ int role_validate(const char *role, bool allow_star, struct err *e);
  * an object". Returns -EINVAL.
  */
 int res_err_path(struct err *e, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* Agent attributes: "rack:r1;zone:2;ports:[1-5];tags:{a,b}". */
 enum attribute_type {
@@ -185,17 +185,17 @@ void attributes_copy(struct attributes *dst, const struct attributes *src);
  * order (repeated names are kept). Text must be UTF-8. Errors name the
  * item as resources_parse_text does; on error out is unchanged. */
 int attributes_parse_text(struct attributes *out, const char *text,
-			  struct err *e);
+                          struct err *e);
 /* Appends a JSON array of Mesos Attribute objects ({"name","type":"TEXT",
  * "text":{"value"}}, SCALAR, RANGES, SET); errors name the element
  * ("attributes[1].text.value: ..."); on error out is unchanged. */
 int attributes_from_json(struct attributes *out, const json_t *arr,
-			 struct err *e);
+                         struct err *e);
 void attributes_write_json(struct jsonw *w, const struct attributes *a);
 /* Appends "rack:r1;zone:2;..." to out ("" when empty). */
 void attributes_format(struct buf *out, const struct attributes *a);
 /* The first attribute named name, or NULL. */
 const struct attribute *attributes_find(const struct attributes *a,
-					const char *name);
+                                        const char *name);
 
 #endif

@@ -35,7 +35,8 @@ static void test_insert_find_remove(void **state)
 	for (i = 0; i < N; i += 7) {
 		char k[32];
 		snprintf(k, sizeof(k), "task-%zu", i);
-		struct item *it = hmap_entry(hmap_find(&m, k), struct item, node);
+		struct item *it =
+		    hmap_entry(hmap_find(&m, k), struct item, node);
 		assert_non_null(it);
 		assert_int_equal(it->value, (int)i);
 	}
@@ -103,9 +104,9 @@ static void test_list(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_insert_find_remove),
-		cmocka_unit_test(test_empty_map),
-		cmocka_unit_test(test_list),
+	    cmocka_unit_test(test_insert_find_remove),
+	    cmocka_unit_test(test_empty_map),
+	    cmocka_unit_test(test_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
