@@ -9,6 +9,7 @@
 #   make lint       clang-tidy + cppcheck;  make format-check;  make valgrind
 
 CC ?= cc
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 SANITIZE ?=
 ifeq ($(SANITIZE),)
 B := build
@@ -92,7 +93,7 @@ $(B)/fuzz/%-replay: $(B)/tests/fuzz/%.o $(B)/tests/fuzz/driver.o $(LIBATOLL)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 check: deps
-	$(MAKE) --no-print-directory all $(UNIT_BIN) $(FUZZ_REPLAY)
+	$(MAKE) --no-print-directory -j$(NPROC) all $(UNIT_BIN) $(FUZZ_REPLAY)
 	$(MAKE) --no-print-directory unit fuzz-replay bench-smoke integration
 
 unit: $(UNIT_BIN)

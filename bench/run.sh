@@ -15,6 +15,41 @@ trap 'rm -f "$tmp"' EXIT
 "$BUILD/bench/bench_alloc" $smoke --runs "${BENCH_RUNS:-5}" >"$tmp"
 [ -n "$smoke" ] && { cat "$tmp"; exit 0; }
 
+# End to end: a master and one agent on loopback, the example framework
+# (C library) launching N trivial tasks; next to the floor of fork+exec
+# of `true` N times from a shell, measured in the same run.
+N=${BENCH_TASKS:-1000}
+e2e=$(mktemp -d)
+pids=""
+stop() { for p in $pids; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+"$BUILD/atoll" master --port 0 --port-file "$e2e/m" --log-level warn 2>"$e2e/m.log" & pids="$pids $!"
+while [ ! -s "$e2e/m" ]; do sleep 0.02; done
+"$BUILD/atoll" agent --port 0 --port-file "$e2e/a" --master "127.0.0.1:$(cat "$e2e/m")" \
+	--work-dir "$e2e/agent" --resources "cpus:2;mem:65536;disk:1024;ports:[31000-31001]" \
+	--log-level warn 2>"$e2e/a.log" & pids="$pids $!"
+while [ ! -s "$e2e/a" ]; do sleep 0.02; done
+e2e_runs=""
+for r in 1 2 3; do
+	t0=$(date +%s.%N)
+	"$BUILD/examples/hello_framework" --master "127.0.0.1:$(cat "$e2e/m")" --tasks "$N" \
+		--cpus 0.01 --mem 1 --cmd true >"$e2e/hello.out" 2>&1 || { stop; cat "$e2e/hello.out"; exit 1; }
+	t1=$(date +%s.%N)
+	e2e_runs="$e2e_runs $(echo "$t1 - $t0" | bc)"
+done
+stop
+floor_runs=""
+for r in 1 2 3; do
+	t0=$(date +%s.%N)
+	i=0; while [ $i -lt "$N" ]; do /bin/true; i=$((i + 1)); done
+	t1=$(date +%s.%N)
+	floor_runs="$floor_runs $(echo "$t1 - $t0" | bc)"
+done
+rm -rf "$e2e"
+med() { echo "$@" | tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'; }
+spread() { echo "$@" | tr ' ' '\n' | grep . | sort -n | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.3f-%.3f", lo, hi}'; }
+e2e_med=$(med $e2e_runs)
+floor_med=$(med $floor_runs)
+
 cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 {
 	echo "# Atoll benchmark results"
@@ -43,6 +78,18 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 			v["frameworks"], v["roles"], v["full_ms"], v["incr_us"],
 			v["filtered_ms"], v["share_spread"], t
 	}' "$tmp"
+	echo
+	echo "## Real launches on one agent (examples/hello_framework, loopback)"
+	echo
+	echo "$N tasks running \`true\`, each under its own \`atoll executor\`, submit to"
+	echo "all FINISHED and acknowledged; no cgroup isolation yet (posix)."
+	echo "Floor: fork+exec of \`true\` $N times from sh, same run."
+	echo
+	echo "| figure | median s | runs (min-max) |"
+	echo "|---|---|---|"
+	echo "| $N tasks end to end | $e2e_med | $(spread $e2e_runs) |"
+	echo "| floor: $N x fork+exec true | $floor_med | $(spread $floor_runs) |"
+	echo "| ratio to floor | $(echo "scale=1; $e2e_med / $floor_med" | bc) | target <= 3x (with isolation, issue 7) |"
 	echo
 	echo "Raw lines:"
 	echo

@@ -121,14 +121,26 @@ class Cluster:
     def __exit__(self, et, ev, tb):
         if et is not None:
             self.dump()
-        self.close()
+        bad = self.close()
+        if bad and et is None:
+            raise AssertionError("sanitizer report in the log of %s:\n%s" % bad)
         return False
 
+    SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:")
+
     def close(self):
+        """Stops the daemons; returns (name, log) of the first daemon whose
+        log has a sanitizer report (builds with SANITIZE=...), else None."""
+        bad = None
         for d in reversed(self.daemons):
             d.stop()
+        for d in self.daemons:
+            log = d.log()
+            if bad is None and any(m in log for m in self.SANITIZER_MARKS):
+                bad = (d.name, log)
         if os.environ.get("KEEP_TMP") is None:
             shutil.rmtree(self.dir, ignore_errors=True)
+        return bad
 
     def dump(self):
         for d in self.daemons:
