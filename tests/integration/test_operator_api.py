@@ -527,8 +527,27 @@ def test_slow_subscriber_dropped():
         fast.close()
 
 
+def test_prometheus_metrics():
+    with Cluster(agents=1) as c:
+        st, hdr, body = c.get("/metrics")
+        assert st == 200 and hdr["content-type"].startswith("text/plain"), (st, hdr)
+        values = {}
+        for line in body.splitlines():
+            if line.startswith("#"):
+                assert re.match(r"^# TYPE atoll_[a-zA-Z0-9_]+ gauge$", line), line
+                continue
+            name, value = line.split(" ")
+            assert re.match(r"^atoll_[a-zA-Z0-9_]+$", name), name
+            values[name] = float(value)
+        snap = json.loads(c.get("/metrics/snapshot")[2])
+        assert len(values) == len(snap)
+        assert values["atoll_master_elected"] == 1
+        assert values["atoll_master_cpus_total"] == snap["master/cpus_total"] == 4
+        assert values["atoll_master_slaves_active"] == 1
+
+
 if __name__ == "__main__":
-    run_tests([test_introspection_calls, test_logging_level, test_errors,
+    run_tests([test_prometheus_metrics, test_introspection_calls, test_logging_level, test_errors,
                test_state_calls_with_tasks, test_event_stream,
                test_mark_agent_gone_tasks, test_subscriber_limit,
                test_slow_subscriber_dropped])
