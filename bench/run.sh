@@ -45,6 +45,13 @@ for r in 1 2 3; do
 	floor_runs="$floor_runs $(echo "$t1 - $t0" | bc)"
 done
 rm -rf "$e2e"
+# /state at scale through the real agent protocol, and /health meanwhile
+state_lines=""
+for size in "1000 10" "10000 10"; do
+	set -- $size
+	state_lines="$state_lines$(python3 bench/bench_state.py "$BUILD/atoll" "$1" "$2")
+"
+done
 med() { echo "$@" | tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {printf "%.3f", a[int((NR+1)/2)]}'; }
 spread() { echo "$@" | tr ' ' '\n' | grep . | sort -n | awk 'NR==1{lo=$1} {hi=$1} END {printf "%.3f-%.3f", lo, hi}'; }
 e2e_med=$(med $e2e_runs)
@@ -91,10 +98,30 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 	echo "| floor: $N x fork+exec true | $floor_med | $(spread $floor_runs) |"
 	echo "| ratio to floor | $(echo "scale=1; $e2e_med / $floor_med" | bc) | target <= 3x (with isolation, issue 7) |"
 	echo
+	echo "## /state at scale and /health meanwhile (bench/bench_state.py)"
+	echo
+	echo "Simulated agents register over the real agent protocol reporting their"
+	echo "tasks; /state is served from a forked copy-on-write snapshot, so the"
+	echo "master's loop only pays for fork()."
+	echo
+	echo "| agents | tasks | master RSS MB | KiB/task (approx.) | /state MB | /state ms (median) | /health p99 ms alone | /health p99 ms under /state | targets: /state <= 300 ms, /health p99 <= 10 ms at 10k/100k |"
+	echo "|---|---|---|---|---|---|---|---|---|"
+	printf "%s" "$state_lines" | awk '{
+		for (i = 1; i <= NF; i++) { split($i, kv, "="); v[kv[1]] = kv[2] }
+		t = "";
+		if (v["agents"] == 10000)
+			t = sprintf("/state %s, /health %s", (v["state_ms_median"] <= 300) ? "met" : "not met",
+				(v["health_under_state_ms_p99"] <= 10) ? "met" : "not met");
+		printf "| %s | %s | %s | %.2f | %.1f | %s | %s | %s | %s |\n", v["agents"], v["tasks"], v["rss_mb"],
+			v["rss_mb"] * 1024 / v["tasks"], v["state_bytes"] / 1048576, v["state_ms_median"],
+			v["health_alone_ms_p99"], v["health_under_state_ms_p99"], t
+	}'
+	echo
 	echo "Raw lines:"
 	echo
 	echo '```'
 	cat "$tmp"
+	printf "%s" "$state_lines"
 	echo '```'
 } >"$out"
 echo "wrote $out"

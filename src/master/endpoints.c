@@ -474,8 +474,7 @@ void master_endpoints(struct master *m, struct http_request *req)
 	} else if (!strcmp(p, "/state") || !strcmp(p, "/master/state") ||
 	           !strcmp(p, "/master/state.json") ||
 	           !strcmp(p, "/state.json")) {
-		master_write_state(m, &w);
-		respond_json(req, &b);
+		master_respond_snapshot(m, req, master_write_state);
 	} else if (!strcmp(p, "/metrics")) {
 		write_prometheus(m, &b);
 		http_respond_buf(req, 200, "text/plain; version=0.0.4", &b);

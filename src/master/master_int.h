@@ -167,6 +167,7 @@ struct master {
 	/* operator API state (event subscribers), owned by operator_api.c;
 	 * NULL until first used */
 	struct master_op *op;
+	size_t snapshot_jobs; /* forked /state writers running */
 };
 
 /* master.c */
@@ -236,6 +237,15 @@ void master_endpoints(struct master *m, struct http_request *req);
  * Returns the parsed call or NULL after responding. */
 json_t *master_v1_parse(struct master *m, struct http_request *req);
 void master_flags_write(struct master *m, struct jsonw *w, bool as_list);
+/* Writes one whole JSON document. */
+typedef void master_doc_fn(struct master *m, struct jsonw *w);
+/*
+ * snapshot.c: responds 200 with the document write_doc produces, written
+ * by a forked child from a copy-on-write snapshot so the loop never stalls
+ * on it (inline when too many are running).
+ */
+void master_respond_snapshot(struct master *m, struct http_request *req,
+			     master_doc_fn *write_doc);
 /* The classic /state and /metrics/snapshot documents. */
 void master_write_state(struct master *m, struct jsonw *w);
 void master_write_metrics(struct master *m, struct jsonw *w);
