@@ -303,20 +303,6 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 	buf_release(&ev);
 }
 
-static struct master_framework *agent_find_completed(struct master *m,
-                                                     const char *fid)
-{
-	struct list *pos, *tmp;
-	LIST_FOR_EACH_SAFE(pos, tmp, &m->completed_frameworks)
-	{
-		struct master_framework *fw =
-		    list_entry(pos, struct master_framework, completed_link);
-		if (!strcmp(fw->id, fid))
-			return fw;
-	}
-	return NULL;
-}
-
 static void agent_update(struct master *m, struct http_request *req,
                          struct master_agent *a, json_t *call)
 {
@@ -358,7 +344,7 @@ static void agent_update(struct master *m, struct http_request *req,
 	m->metrics.valid_status_updates++;
 	fw = master_framework_find(m, fid);
 	if (!fw) {
-		if (agent_find_completed(m, fid)) {
+		if (master_framework_find_completed(m, fid)) {
 			struct buf ev = BUF_INIT;
 			struct jsonw w;
 			jsonw_init(&w, &ev);

@@ -159,6 +159,21 @@ struct master_framework *master_framework_find(struct master *m, const char *id)
 	                  struct master_framework, node);
 }
 
+struct master_framework *master_framework_find_completed(struct master *m,
+							 const char *id)
+{
+	struct list *pos, *tmp;
+
+	LIST_FOR_EACH_SAFE(pos, tmp, &m->completed_frameworks)
+	{
+		struct master_framework *fw = list_entry(
+			pos, struct master_framework, completed_link);
+		if (streq(fw->id, id))
+			return fw;
+	}
+	return NULL;
+}
+
 struct master_agent *master_agent_find(struct master *m, const char *id)
 {
 	return hmap_entry(hmap_find(&m->agents, id), struct master_agent, node);

@@ -176,6 +176,9 @@ uint64_t master_now_ms(struct master *m);
 void master_schedule_allocation(struct master *m);
 struct master_framework *master_framework_find(struct master *m,
                                                const char *id);
+/* A removed framework still in the bounded completed list, or NULL. */
+struct master_framework *master_framework_find_completed(struct master *m,
+							 const char *id);
 struct master_agent *master_agent_find(struct master *m, const char *id);
 struct master_task *master_task_find(struct master_framework *fw,
                                      const char *task_id);

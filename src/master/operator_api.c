@@ -839,20 +839,6 @@ static void op_set_logging_level(struct master *m, struct http_request *req,
 
 /* ---- TEARDOWN / MARK_AGENT_GONE ------------------------------------------ */
 
-static bool op_framework_is_completed(struct master *m, const char *id)
-{
-	struct list *pos, *tmp;
-
-	LIST_FOR_EACH_SAFE(pos, tmp, &m->completed_frameworks)
-	{
-		const struct master_framework *fw =
-		    list_entry(pos, struct master_framework, completed_link);
-		if (streq(fw->id, id))
-			return true;
-	}
-	return false;
-}
-
 static void op_teardown(struct master *m, struct http_request *req,
                         json_t *call)
 {
@@ -870,7 +856,7 @@ static void op_teardown(struct master *m, struct http_request *req,
 	if (!fw) {
 		http_respond_error(req, 400,
 		                   "No framework found with ID '%s'%s", fid,
-		                   op_framework_is_completed(m, fid)
+		                   master_framework_find_completed(m, fid)
 		                       ? " (it has been removed already)"
 		                       : "");
 		return;

@@ -253,19 +253,6 @@ static void sched_stream_closed(struct http_stream *s, void *arg)
 	free(ctx);
 }
 
-static bool master_framework_removed(struct master *m, const char *id)
-{
-	struct list *pos, *tmp;
-	LIST_FOR_EACH_SAFE(pos, tmp, &m->completed_frameworks)
-	{
-		struct master_framework *fw =
-		    list_entry(pos, struct master_framework, completed_link);
-		if (!strcmp(fw->id, id))
-			return true;
-	}
-	return false;
-}
-
 static void sched_subscribe(struct master *m, struct http_request *req,
                             json_t *call)
 {
@@ -328,7 +315,7 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 	ctx->m = m;
 	memcpy(ctx->stream_id, sid, sizeof(sid));
 
-	if (id && master_framework_removed(m, id) &&
+	if (id && master_framework_find_completed(m, id) &&
 	    !master_framework_find(m, id)) {
 		ctx->framework_id = xstrdup(id);
 		stream = http_stream_begin(req, 200, "application/json",
@@ -347,15 +334,23 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 			master_stream_error(&fw->stream,
 			                    "Framework failed over");
 		}
-		if (fi.nroles != fw->info.nroles)
-			log_warn(SCHED,
-			         "framework=%s changing roles on "
-			         "resubscription is not supported; "
-			         "keeping its roles",
-			         fw->id);
-		fw->info.failover_timeout = fi.failover_timeout;
-		free(fw->info.name);
-		fw->info.name = xstrdup(fi.name);
+		/* The new FrameworkInfo replaces the old one, except for what
+		 * Mesos never lets change: user, principal, checkpoint. */
+		free(fi.user);
+		fi.user = xstrdup(fw->info.user);
+		free(fi.principal);
+		fi.principal = fw->info.principal
+				       ? xstrdup(fw->info.principal)
+				       : NULL;
+		fi.checkpoint = fw->info.checkpoint;
+		free(fi.id);
+		fi.id = xstrdup(fw->id);
+		framework_info_release(&fw->info);
+		framework_info_copy(&fw->info, &fi);
+		/* updates its roles in the allocator (offers follow them) */
+		alloc_framework_add(m->alloc, fw->id,
+				    (const char *const *)fw->info.roles,
+				    fw->info.nroles, false);
 		is_new = false;
 	} else {
 		fw = master_framework_add(m, &fi, id);
@@ -984,7 +979,7 @@ void master_sched_api(struct master *m, struct http_request *req)
 	if (!fw) {
 		http_respond_error(
 		    req, 400, "Framework '%s' cannot be found%s", fid,
-		    master_framework_removed(m, fid) ? " (it has been removed)"
+		    master_framework_find_completed(m, fid) ? " (it has been removed)"
 						     : "");
 		goto out;
 	}

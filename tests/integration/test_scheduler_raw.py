@@ -192,6 +192,24 @@ def test_failover_within_timeout_keeps_tasks():
         s2.close()
 
 
+def test_resubscribe_changes_roles():
+    with Cluster(agents=1) as c:
+        s = RawScheduler(c.master.port, dict(FW, role="alpha", failover_timeout=30))
+        s.subscribe()
+        o = s.expect("OFFERS")["offers"]["offers"][0]
+        assert o["allocation_info"]["role"] == "alpha"
+        fid = s.framework_id
+        s.close()
+        s2 = RawScheduler(c.master.port, dict(FW, roles=["beta"], failover_timeout=30, id={"value": fid},
+                                              capabilities=[{"type": "MULTI_ROLE"}], user="mallory"))
+        s2.subscribe()
+        o2 = s2.expect("OFFERS")["offers"]["offers"][0]
+        assert o2["allocation_info"]["role"] == "beta", o2["allocation_info"]
+        fw = c.state()["frameworks"][0]
+        assert fw["roles"] == ["beta"] and fw["user"] == "root", fw  # user cannot change
+        s2.close()
+
+
 def test_failover_timeout_expiry_tears_down():
     with Cluster(agents=1) as c:
         s = RawScheduler(c.master.port, dict(FW, failover_timeout=1))
@@ -219,5 +237,5 @@ def test_failover_timeout_expiry_tears_down():
 
 if __name__ == "__main__":
     run_tests([test_full_lifecycle, test_kill_and_implicit_reconcile, test_decline_filter_and_revive,
-               test_multi_role_offers, test_failover_within_timeout_keeps_tasks,
+               test_multi_role_offers, test_failover_within_timeout_keeps_tasks, test_resubscribe_changes_roles,
                test_failover_timeout_expiry_tears_down])
