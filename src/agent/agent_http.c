@@ -7,6 +7,8 @@
  *        Mesos's classic shape (resources as {"cpus": 4, "ports": "[..]"})
  *   GET  /flags, /slave(1)/flags              {"flags": {...}}
  *   POST /api/v1/executor                     the Mesos v1 executor API
+ *   POST /api/v1, /files/..., /monitor/statistics, /metrics/snapshot:
+ *        the operator surface, in agent_operator.c
  *
  * Executor API (calls carry framework_id and executor_id):
  *   SUBSCRIBE  200, RecordIO event stream: SUBSCRIBED first, then the
@@ -61,8 +63,7 @@ static bool accept_allows_json(const char *accept)
 	return false;
 }
 
-/* Checks method, headers and body of a v1 call; responds on error. */
-static json_t *parse_call(struct http_request *req)
+json_t *agent_v1_parse(struct http_request *req)
 {
 	const char *ct, *accept;
 	json_error_t jerr;
@@ -627,7 +628,7 @@ static void executor_api(struct agent *a, struct http_request *req)
 	bool known = false;
 	json_t *call;
 
-	if (!(call = parse_call(req)))
+	if (!(call = agent_v1_parse(req)))
 		goto bad;
 	type = json_string_value(json_object_get(call, "type"));
 	fid = mesos_json_id(call, "framework_id");
@@ -951,7 +952,7 @@ static void write_state(struct agent *a, struct buf *out)
 	jsonw_obj_end(&w);
 }
 
-static bool is_get(struct http_request *req)
+bool agent_http_is_get(struct http_request *req)
 {
 	if (!strcmp(req->method, "GET") || !strcmp(req->method, "HEAD"))
 		return true;
@@ -987,12 +988,12 @@ void agent_http_handler(struct http_request *req, void *arg)
 		return;
 	}
 	if (path_is(p, health, ARRAY_SIZE(health))) {
-		if (is_get(req))
+		if (agent_http_is_get(req))
 			http_respond(req, 200, NULL, NULL, 0);
 		return;
 	}
 	if (!strcmp(p, "/version")) {
-		if (!is_get(req))
+		if (!agent_http_is_get(req))
 			return;
 		jsonw_init(&w, &b);
 		jsonw_obj_begin(&w);
@@ -1007,14 +1008,14 @@ void agent_http_handler(struct http_request *req, void *arg)
 		return;
 	}
 	if (path_is(p, state, ARRAY_SIZE(state))) {
-		if (!is_get(req))
+		if (!agent_http_is_get(req))
 			return;
 		write_state(a, &b);
 		http_respond_buf(req, 200, "application/json", &b);
 		return;
 	}
 	if (path_is(p, flags, ARRAY_SIZE(flags))) {
-		if (!is_get(req))
+		if (!agent_http_is_get(req))
 			return;
 		jsonw_init(&w, &b);
 		jsonw_obj_begin(&w);
@@ -1024,5 +1025,11 @@ void agent_http_handler(struct http_request *req, void *arg)
 		http_respond_buf(req, 200, "application/json", &b);
 		return;
 	}
+	if (!strcmp(p, "/api/v1")) {
+		agent_operator_api(a, req);
+		return;
+	}
+	if (agent_operator_endpoint(a, req))
+		return;
 	http_respond_error(req, 404, "No endpoint '%.200s' on this agent", p);
 }

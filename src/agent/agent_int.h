@@ -7,6 +7,7 @@
  *   agent_updates.c  routing of status updates: record, send the head,
  *                    retry with backoff, acknowledgements
  *   agent_http.c     /health /version /state /flags, POST /api/v1/executor
+ *   agent_operator.c POST /api/v1 (operator), /files/..., /monitor/...
  *   launcher.c       sandboxes, spawning executors, signals, pid liveness
  *   checkpoint.c     work-dir/meta: atomic files, journals, recovery
  *   update_stream.c  one task's update stream (pure; update_stream.h)
@@ -374,6 +375,26 @@ enum task_state agent_lost_state(const struct agent_framework *fw);
 /* ---- agent_http.c ------------------------------------------------------- */
 
 void agent_http_handler(struct http_request *req, void *arg);
+/*
+ * Common checks of a v1 call: POST (405), Content-Type JSON (400 missing,
+ * 415 other), Accept allowing JSON (406), a JSON object body (400).
+ * Returns the parsed call (caller decrefs) or NULL after responding.
+ */
+json_t *agent_v1_parse(struct http_request *req);
+/* True for GET or HEAD; else responds 405 (Allow: GET) and is false. */
+bool agent_http_is_get(struct http_request *req);
+
+/* ---- agent_operator.c --------------------------------------------------- */
+
+/* POST /api/v1: the v1 operator API of the agent; always responds. */
+void agent_operator_api(struct agent *a, struct http_request *req);
+/*
+ * The classic operator endpoints: /files/browse, /files/read,
+ * /files/download (?path= confined to sandboxes), /monitor/statistics,
+ * /metrics/snapshot. Returns false, without responding, when req's path is
+ * none of them.
+ */
+bool agent_operator_endpoint(struct agent *a, struct http_request *req);
 
 /* ---- launcher.c --------------------------------------------------------- */
 
