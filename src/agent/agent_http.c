@@ -31,96 +31,11 @@
 #include "lib/err.h"
 #include "lib/jsonw.h"
 #include "lib/log.h"
+#include "lib/v1call.h"
 #include "lib/recordio.h"
 #include "lib/version.h"
 
 /* ---- request helpers ----------------------------------------------------- */
-
-static bool media_type_is(const char *value, const char *type)
-{
-	size_t n = strlen(type);
-
-	while (*value == ' ')
-		value++;
-	return strncasecmp(value, type, n) == 0 &&
-	       (value[n] == '\0' || value[n] == ';' || value[n] == ' ');
-}
-
-static bool accept_allows_json(const char *accept)
-{
-	const char *p = accept;
-
-	while (p && *p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (media_type_is(p, "application/json") ||
-		    media_type_is(p, "application/*") ||
-		    media_type_is(p, "*/*") ||
-		    media_type_is(p, "application/recordio"))
-			return true;
-		p = strchr(p, ',');
-	}
-	return false;
-}
-
-json_t *agent_v1_parse(struct http_request *req)
-{
-	const char *ct, *accept;
-	json_error_t jerr;
-	json_t *call;
-
-	if (strcmp(req->method, "POST")) {
-		http_request_add_header(req, "Allow", "POST");
-		http_respond_error(req, 405,
-		                   "Expecting a 'POST' request, received '%s'",
-		                   req->method);
-		return NULL;
-	}
-	ct = http_request_header(req, "Content-Type");
-	if (!ct) {
-		http_respond_error(req, 400,
-		                   "Expecting 'Content-Type' to be present");
-		return NULL;
-	}
-	if (media_type_is(ct, "application/x-protobuf")) {
-		http_respond_error(req, 415,
-		                   "Content-Type 'application/x-protobuf' is "
-		                   "not supported by Atoll yet; send "
-		                   "'application/json'");
-		return NULL;
-	}
-	if (!media_type_is(ct, "application/json")) {
-		http_respond_error(req, 415,
-		                   "Expecting 'Content-Type' of "
-		                   "application/json, got '%.100s'",
-		                   ct);
-		return NULL;
-	}
-	accept = http_request_header(req, "Accept");
-	if (accept && !accept_allows_json(accept)) {
-		http_respond_error(req, 406,
-		                   "Expecting 'Accept' to allow "
-		                   "'application/json', got '%.100s'",
-		                   accept);
-		return NULL;
-	}
-	call = json_loadb(req->body, req->body_len, 0, &jerr);
-	if (!call) {
-		http_respond_error(req, 400,
-		                   "Failed to parse body into JSON: %s (line "
-		                   "%d, column %d)",
-		                   jerr.text, jerr.line, jerr.column);
-		return NULL;
-	}
-	if (!json_is_object(call)) {
-		json_decref(call);
-		http_respond_error(req, 400,
-		                   "Failed to convert JSON into "
-		                   "Call: expected an object");
-		return NULL;
-	}
-	return call;
-}
 
 /* ---- executor API -------------------------------------------------------- */
 
@@ -628,7 +543,7 @@ static void executor_api(struct agent *a, struct http_request *req)
 	bool known = false;
 	json_t *call;
 
-	if (!(call = agent_v1_parse(req)))
+	if (!(call = v1call_parse(req)))
 		goto bad;
 	type = json_string_value(json_object_get(call, "type"));
 	fid = mesos_json_id(call, "framework_id");
@@ -687,59 +602,6 @@ bad:
 
 /* ---- classic endpoints --------------------------------------------------- */
 
-/* Resources as Mesos's classic map: scalars summed by name (cpus, mem,
- * disk and gpus always present), ranges "[a-b, c-d]", sets "{x, y}". */
-static void write_resource_map(struct jsonw *w, const struct resources *r)
-{
-	static const char *const base[] = {"cpus", "mem", "disk", "gpus"};
-	struct buf text = BUF_INIT;
-
-	jsonw_obj_begin(w);
-	for (size_t i = 0; i < ARRAY_SIZE(base); i++)
-		jsonw_kdouble(w, base[i],
-		              res_to_double(resources_scalar(r, base[i])));
-	for (size_t i = 0; i < r->n; i++) {
-		const struct resource *x = &r->v[i];
-		bool seen = false, first = true;
-
-		for (size_t k = 0; k < ARRAY_SIZE(base); k++)
-			seen |= !strcmp(x->name, base[k]);
-		for (size_t k = 0; k < i; k++)
-			seen |= !strcmp(x->name, r->v[k].name);
-		if (seen)
-			continue;
-		if (x->type == RESOURCE_SCALAR) {
-			jsonw_kdouble(
-			    w, x->name,
-			    res_to_double(resources_scalar(r, x->name)));
-			continue;
-		}
-		buf_reset(&text);
-		buf_addc(&text, x->type == RESOURCE_RANGES ? '[' : '{');
-		for (size_t k = i; k < r->n; k++) {
-			const struct resource *y = &r->v[k];
-			if (strcmp(y->name, x->name))
-				continue;
-			for (size_t j = 0; j < y->nranges; j++) {
-				buf_addf(&text, "%s%llu-%llu",
-				         first ? "" : ", ",
-				         (unsigned long long)y->ranges[j].begin,
-				         (unsigned long long)y->ranges[j].end);
-				first = false;
-			}
-			for (size_t j = 0; j < y->nitems; j++) {
-				buf_addf(&text, "%s%s", first ? "" : ", ",
-				         y->items[j]);
-				first = false;
-			}
-		}
-		buf_addc(&text, x->type == RESOURCE_RANGES ? ']' : '}');
-		jsonw_kstr(w, x->name, text.data);
-	}
-	jsonw_obj_end(w);
-	buf_release(&text);
-}
-
 static void write_attribute_map(struct jsonw *w, const struct attributes *at)
 {
 	struct buf text = BUF_INIT;
@@ -776,7 +638,7 @@ static void write_task(struct jsonw *w, const struct agent_task *t)
 	jsonw_kstr(w, "slave_id", agent_id(a));
 	jsonw_kstr(w, "state", task_state_name(agent_task_state(t)));
 	jsonw_key(w, "resources");
-	write_resource_map(w, &t->resources);
+	resources_write_map(w, &t->resources);
 	jsonw_key(w, "statuses");
 	jsonw_arr_begin(w);
 	if (t->stream.latest_json)
@@ -923,7 +785,7 @@ static void write_state(struct agent *a, struct buf *out)
 	jsonw_kstr(&w, "master_hostname",
 	           a->master_endpoint ? a->master_endpoint : "");
 	jsonw_key(&w, "resources");
-	write_resource_map(&w, &a->info.resources);
+	resources_write_map(&w, &a->info.resources);
 	jsonw_key(&w, "attributes");
 	write_attribute_map(&w, &a->info.attributes);
 	jsonw_key(&w, "flags");
@@ -996,14 +858,7 @@ void agent_http_handler(struct http_request *req, void *arg)
 		if (!agent_http_is_get(req))
 			return;
 		jsonw_init(&w, &b);
-		jsonw_obj_begin(&w);
-		jsonw_kstr(&w, "version", ATOLL_VERSION);
-		jsonw_kstr(&w, "mesos_api_version", ATOLL_MESOS_API_VERSION);
-		jsonw_kstr(&w, "build_date", __DATE__);
-		jsonw_kstr(&w, "build_time", __TIME__);
-		jsonw_kstr(&w, "build_user", "atoll");
-		jsonw_kstr(&w, "git_sha", "");
-		jsonw_obj_end(&w);
+		version_write_info(&w);
 		http_respond_buf(req, 200, "application/json", &b);
 		return;
 	}

@@ -375,12 +375,6 @@ enum task_state agent_lost_state(const struct agent_framework *fw);
 /* ---- agent_http.c ------------------------------------------------------- */
 
 void agent_http_handler(struct http_request *req, void *arg);
-/*
- * Common checks of a v1 call: POST (405), Content-Type JSON (400 missing,
- * 415 other), Accept allowing JSON (406), a JSON object body (400).
- * Returns the parsed call (caller decrefs) or NULL after responding.
- */
-json_t *agent_v1_parse(struct http_request *req);
 /* True for GET or HEAD; else responds 405 (Allow: GET) and is false. */
 bool agent_http_is_get(struct http_request *req);
 

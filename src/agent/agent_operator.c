@@ -10,7 +10,7 @@
  * (and the old ".json" aliases of the files and monitor endpoints).
  *
  * v1 calls are table-driven (op_calls[]) and checked in the master's
- * order: agent_v1_parse() (405, 400/415 Content-Type, 406 Accept, 400
+ * order: v1call_parse() (405, 400/415 Content-Type, 406 Accept, 400
  * body), then the type (400 missing, 501 unknown or not implemented), then
  * the payload (400 naming the field). Reads answer 200 with
  * {"type": "GET_X", "get_x": {...}}, written in one pass.
@@ -61,6 +61,7 @@
 
 #include "lib/jsonw.h"
 #include "lib/log.h"
+#include "lib/v1call.h"
 #include "lib/timeutil.h"
 #include "lib/version.h"
 
@@ -156,13 +157,7 @@ static void op_write_version(struct agent *a, struct jsonw *w)
 	(void)a;
 	jsonw_obj_begin(w);
 	jsonw_key(w, "version_info");
-	jsonw_obj_begin(w);
-	jsonw_kstr(w, "version", ATOLL_VERSION);
-	jsonw_kstr(w, "mesos_api_version", ATOLL_MESOS_API_VERSION);
-	jsonw_kstr(w, "build_date", __DATE__ " " __TIME__);
-	jsonw_kstr(w, "build_user", "atoll");
-	jsonw_kstr(w, "git_sha", "");
-	jsonw_obj_end(w);
+	version_write_info(w);
 	jsonw_obj_end(w);
 }
 
@@ -1388,7 +1383,7 @@ void agent_operator_api(struct agent *a, struct http_request *req)
 	const char *type;
 	json_t *call;
 
-	if (!(call = agent_v1_parse(req)))
+	if (!(call = v1call_parse(req)))
 		return;
 	if (a->stopping) {
 		http_respond_error(req, 503, "The agent is shutting down");

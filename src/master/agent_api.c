@@ -17,6 +17,7 @@
 #include "lib/err.h"
 #include "lib/jsonw.h"
 #include "lib/log.h"
+#include "lib/v1call.h"
 #include "lib/timeutil.h"
 
 #define AGENTAPI "master"
@@ -436,7 +437,7 @@ void master_agent_api(struct master *m, struct http_request *req)
 	const char *type, *aid, *sid;
 	json_t *call;
 
-	if (!(call = master_v1_parse(m, req)))
+	if (!(call = v1call_parse(req)))
 		return;
 	type = json_string_value(json_object_get(call, "type"));
 	if (!type) {

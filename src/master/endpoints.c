@@ -17,59 +17,6 @@
 #include "lib/timeutil.h"
 #include "lib/version.h"
 
-/* Writes resources as the classic map: scalars summed by name, ranges as
- * "[a-b, c-d]" text, sets as "{a, b}" text. cpus/mem/disk/gpus always. */
-void master_write_resource_map(struct jsonw *w, const struct resources *r)
-{
-	static const char *const base[] = {"cpus", "mem", "disk", "gpus"};
-	struct buf text = BUF_INIT;
-
-	jsonw_obj_begin(w);
-	for (size_t i = 0; i < ARRAY_SIZE(base); i++)
-		jsonw_kdouble(w, base[i],
-		              res_to_double(resources_scalar(r, base[i])));
-	for (size_t i = 0; i < r->n; i++) {
-		const struct resource *x = &r->v[i];
-		bool seen = false;
-		for (size_t k = 0; k < ARRAY_SIZE(base); k++)
-			seen |= !strcmp(x->name, base[k]);
-		for (size_t k = 0; k < i; k++)
-			seen |= !strcmp(x->name, r->v[k].name);
-		if (seen)
-			continue;
-		if (x->type == RESOURCE_SCALAR) {
-			jsonw_kdouble(
-			    w, x->name,
-			    res_to_double(resources_scalar(r, x->name)));
-			continue;
-		}
-		buf_reset(&text);
-		buf_addc(&text, x->type == RESOURCE_RANGES ? '[' : '{');
-		bool first = true;
-		for (size_t k = i; k < r->n; k++) {
-			const struct resource *y = &r->v[k];
-			if (strcmp(y->name, x->name))
-				continue;
-			for (size_t j = 0; j < y->nranges; j++) {
-				buf_addf(&text, "%s%llu-%llu",
-				         first ? "" : ", ",
-				         (unsigned long long)y->ranges[j].begin,
-				         (unsigned long long)y->ranges[j].end);
-				first = false;
-			}
-			for (size_t j = 0; j < y->nitems; j++) {
-				buf_addf(&text, "%s%s", first ? "" : ", ",
-				         y->items[j]);
-				first = false;
-			}
-		}
-		buf_addc(&text, x->type == RESOURCE_RANGES ? ']' : '}');
-		jsonw_kstr(w, x->name, text.data);
-	}
-	jsonw_obj_end(w);
-	buf_release(&text);
-}
-
 static void write_attribute_map(struct jsonw *w, const struct attributes *a)
 {
 	struct buf text = BUF_INIT;
@@ -104,7 +51,7 @@ static void write_state_task(struct jsonw *w, const struct master_task *t)
 	                    : (t->status.agent_id ? t->status.agent_id : ""));
 	jsonw_kstr(w, "state", task_state_name(t->state));
 	jsonw_key(w, "resources");
-	master_write_resource_map(w, &t->resources);
+	resources_write_map(w, &t->resources);
 	if (t->resources.n && t->resources.v[0].alloc_role)
 		jsonw_kstr(w, "role", t->resources.v[0].alloc_role);
 	jsonw_key(w, "statuses");
@@ -202,7 +149,7 @@ static void write_state_framework(struct master *m, struct jsonw *w,
 		jsonw_kstr(w, "framework_id", fw->id);
 		jsonw_kstr(w, "slave_id", o->agent->id);
 		jsonw_key(w, "resources");
-		master_write_resource_map(w, &o->resources);
+		resources_write_map(w, &o->resources);
 		jsonw_obj_end(w);
 	}
 	jsonw_arr_end(w);
@@ -210,12 +157,12 @@ static void write_state_framework(struct master *m, struct jsonw *w,
 	jsonw_arr_begin(w);
 	jsonw_arr_end(w);
 	jsonw_key(w, "used_resources");
-	master_write_resource_map(w, &used);
+	resources_write_map(w, &used);
 	jsonw_key(w, "offered_resources");
-	master_write_resource_map(w, &offered);
+	resources_write_map(w, &offered);
 	resources_add(&used, &offered);
 	jsonw_key(w, "resources");
-	master_write_resource_map(w, &used);
+	resources_write_map(w, &used);
 	jsonw_obj_end(w);
 	resources_release(&used);
 	resources_release(&offered);
@@ -235,15 +182,15 @@ static void write_state_agent(struct jsonw *w, const struct master_agent *a)
 	if (a->reregistered_time)
 		jsonw_kdouble(w, "reregistered_time", a->reregistered_time);
 	jsonw_key(w, "resources");
-	master_write_resource_map(w, &a->info.resources);
+	resources_write_map(w, &a->info.resources);
 	jsonw_key(w, "used_resources");
-	master_write_resource_map(w, &a->used);
+	resources_write_map(w, &a->used);
 	jsonw_key(w, "offered_resources");
-	master_write_resource_map(w, &a->offered);
+	resources_write_map(w, &a->offered);
 	resources_init(&unreserved);
 	resources_allocatable_to(&unreserved, &a->info.resources, "*");
 	jsonw_key(w, "unreserved_resources");
-	master_write_resource_map(w, &unreserved);
+	resources_write_map(w, &unreserved);
 	resources_release(&unreserved);
 	jsonw_key(w, "attributes");
 	write_attribute_map(w, &a->info.attributes);
@@ -432,13 +379,13 @@ static void write_prometheus(struct master *m, struct buf *out)
 		size_t n = (size_t)snprintf(name, sizeof(name), "atoll_");
 		for (const char *p = key; *p && n + 1 < sizeof(name); p++)
 			name[n++] = (char)((*p >= 'a' && *p <= 'z') ||
-						   (*p >= 'A' && *p <= 'Z') ||
-						   (*p >= '0' && *p <= '9')
-					       ? *p
-					       : '_');
+			                           (*p >= 'A' && *p <= 'Z') ||
+			                           (*p >= '0' && *p <= '9')
+			                       ? *p
+			                       : '_');
 		name[n] = '\0';
 		buf_addf(out, "# TYPE %s gauge\n%s %.10g\n", name, name,
-			 json_number_value(v));
+		         json_number_value(v));
 	}
 	json_decref(obj);
 }
@@ -464,7 +411,7 @@ void master_endpoints(struct master *m, struct http_request *req)
 	if (!strcmp(p, "/health") || !strcmp(p, "/master/health")) {
 		http_respond(req, 200, NULL, NULL, 0);
 	} else if (!strcmp(p, "/version")) {
-		master_write_version_info(&w);
+		version_write_info(&w);
 		respond_json(req, &b);
 	} else if (!strcmp(p, "/master/redirect") || !strcmp(p, "/redirect")) {
 		char loc[256];

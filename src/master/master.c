@@ -160,14 +160,14 @@ struct master_framework *master_framework_find(struct master *m, const char *id)
 }
 
 struct master_framework *master_framework_find_completed(struct master *m,
-							 const char *id)
+                                                         const char *id)
 {
 	struct list *pos, *tmp;
 
 	LIST_FOR_EACH_SAFE(pos, tmp, &m->completed_frameworks)
 	{
-		struct master_framework *fw = list_entry(
-			pos, struct master_framework, completed_link);
+		struct master_framework *fw =
+		    list_entry(pos, struct master_framework, completed_link);
 		if (streq(fw->id, id))
 			return fw;
 	}

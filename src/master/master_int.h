@@ -178,7 +178,7 @@ struct master_framework *master_framework_find(struct master *m,
                                                const char *id);
 /* A removed framework still in the bounded completed list, or NULL. */
 struct master_framework *master_framework_find_completed(struct master *m,
-							 const char *id);
+                                                         const char *id);
 struct master_agent *master_agent_find(struct master *m, const char *id);
 struct master_task *master_task_find(struct master_framework *fw,
                                      const char *task_id);
@@ -227,8 +227,6 @@ void master_status_make(struct task_status *st, const char *task_id,
                         enum task_state state, enum task_reason reason,
                         const char *message);
 void master_write_master_info(struct master *m, struct jsonw *w);
-/* VersionInfo (version, build_date, build_time, build_user, git_sha). */
-void master_write_version_info(struct jsonw *w);
 /* Writes a Mesos v1 Task object (operator API / reregistration). */
 void master_write_task_v1(struct jsonw *w, const struct master_task *t);
 
@@ -236,9 +234,6 @@ void master_write_task_v1(struct jsonw *w, const struct master_task *t);
 void master_sched_api(struct master *m, struct http_request *req);
 void master_agent_api(struct master *m, struct http_request *req);
 void master_endpoints(struct master *m, struct http_request *req);
-/* Common v1 request checks: POST, Content-Type, Accept, parse the body.
- * Returns the parsed call or NULL after responding. */
-json_t *master_v1_parse(struct master *m, struct http_request *req);
 void master_flags_write(struct master *m, struct jsonw *w, bool as_list);
 /* Writes one whole JSON document. */
 typedef void master_doc_fn(struct master *m, struct jsonw *w);
@@ -248,12 +243,10 @@ typedef void master_doc_fn(struct master *m, struct jsonw *w);
  * on it (inline when too many are running).
  */
 void master_respond_snapshot(struct master *m, struct http_request *req,
-			     master_doc_fn *write_doc);
+                             master_doc_fn *write_doc);
 /* The classic /state and /metrics/snapshot documents. */
 void master_write_state(struct master *m, struct jsonw *w);
 void master_write_metrics(struct master *m, struct jsonw *w);
-/* Resources as the classic map {"cpus": 1, "ports": "[1-2]"}. */
-void master_write_resource_map(struct jsonw *w, const struct resources *r);
 
 /*
  * operator_api.c: POST /api/v1 (the Mesos v1 operator API) and its event

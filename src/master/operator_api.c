@@ -3,7 +3,7 @@
  * and its event stream (SUBSCRIBE).
  *
  * Calls are table-driven (op_calls[]). Checks run in Mesos's order:
- * master_v1_parse() (405 method, 400/415 Content-Type, 406 Accept, 400
+ * v1call_parse() (405 method, 400/415 Content-Type, 406 Accept, 400
  * body), then the type (400 missing, 501 unknown or not implemented yet),
  * then the call's own payload (400 naming the field). Reads answer 200
  * with {"type": "GET_X", "get_x": {...}} written in one pass by the
@@ -57,6 +57,7 @@
 
 #include "lib/jsonw.h"
 #include "lib/log.h"
+#include "lib/v1call.h"
 #include "lib/version.h"
 
 #define OPAPI "master"
@@ -307,7 +308,7 @@ static void op_write_version(struct master *m, struct jsonw *w)
 	(void)m;
 	jsonw_obj_begin(w);
 	jsonw_key(w, "version_info");
-	master_write_version_info(w);
+	version_write_info(w);
 	jsonw_obj_end(w);
 }
 
@@ -1243,7 +1244,7 @@ void master_operator_api(struct master *m, struct http_request *req)
 	const char *type;
 	json_t *call;
 
-	if (!(call = master_v1_parse(m, req)))
+	if (!(call = v1call_parse(req)))
 		return;
 	if (m->stopping) {
 		http_respond_error(req, 503, "The master is shutting down");

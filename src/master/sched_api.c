@@ -17,6 +17,7 @@
 #include <strings.h>
 
 #include "lib/err.h"
+#include "lib/v1call.h"
 #include "lib/jsonw.h"
 #include "lib/log.h"
 #include "lib/timeutil.h"
@@ -65,94 +66,6 @@ static const char *const sched_call_names[] = {
 
 /* Largest refuse filter Mesos accepts: one year. */
 #define MAX_REFUSE_SECONDS 31536000.0
-
-/* ---- common v1 request handling ---------------------------------------- */
-
-static bool media_type_is(const char *value, const char *type)
-{
-	size_t n = strlen(type);
-	while (*value == ' ')
-		value++;
-	return strncasecmp(value, type, n) == 0 &&
-	       (value[n] == '\0' || value[n] == ';' || value[n] == ' ');
-}
-
-/* True when an Accept header admits JSON. */
-static bool accept_allows_json(const char *accept)
-{
-	const char *p = accept;
-	while (p && *p) {
-		while (*p == ' ' || *p == ',')
-			p++;
-		if (media_type_is(p, "application/json") ||
-		    media_type_is(p, "application/*") ||
-		    media_type_is(p, "*/*") ||
-		    media_type_is(p, "application/recordio"))
-			return true;
-		p = strchr(p, ',');
-	}
-	return false;
-}
-
-json_t *master_v1_parse(struct master *m, struct http_request *req)
-{
-	const char *ct, *accept;
-	json_error_t jerr;
-	json_t *call;
-
-	(void)m;
-	if (strcmp(req->method, "POST") != 0) {
-		http_request_add_header(req, "Allow", "POST");
-		http_respond_error(req, 405,
-		                   "Expecting a 'POST' request, received '%s'",
-		                   req->method);
-		return NULL;
-	}
-	ct = http_request_header(req, "Content-Type");
-	if (!ct) {
-		http_respond_error(req, 400,
-		                   "Expecting 'Content-Type' to be present");
-		return NULL;
-	}
-	if (media_type_is(ct, "application/x-protobuf")) {
-		http_respond_error(req, 415,
-		                   "Content-Type 'application/x-protobuf' is "
-		                   "not supported by Atoll yet; send "
-		                   "'application/json'");
-		return NULL;
-	}
-	if (!media_type_is(ct, "application/json")) {
-		http_respond_error(req, 415,
-		                   "Expecting 'Content-Type' of "
-		                   "application/json, got '%s'",
-		                   ct);
-		return NULL;
-	}
-	accept = http_request_header(req, "Accept");
-	if (accept && !accept_allows_json(accept)) {
-		http_respond_error(req, 406,
-		                   "Expecting 'Accept' to allow "
-		                   "'application/json', got '%s'",
-		                   accept);
-		return NULL;
-	}
-	call = json_loadb(req->body, req->body_len, JSON_ALLOW_NUL, &jerr);
-	if (!call) {
-		http_respond_error(req, 400,
-		                   "Failed to parse body into JSON: %s (line "
-		                   "%d, column %d)",
-		                   jerr.text, jerr.line, jerr.column);
-		return NULL;
-	}
-	if (!json_is_object(call)) {
-		json_decref(call);
-		http_respond_error(req, 400,
-		                   "Failed to convert JSON into Call: expected "
-		                   "an object");
-		return NULL;
-	}
-	return call;
-}
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -339,9 +252,8 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 		free(fi.user);
 		fi.user = xstrdup(fw->info.user);
 		free(fi.principal);
-		fi.principal = fw->info.principal
-				       ? xstrdup(fw->info.principal)
-				       : NULL;
+		fi.principal =
+		    fw->info.principal ? xstrdup(fw->info.principal) : NULL;
 		fi.checkpoint = fw->info.checkpoint;
 		free(fi.id);
 		fi.id = xstrdup(fw->id);
@@ -349,8 +261,8 @@ static void sched_subscribe(struct master *m, struct http_request *req,
 		framework_info_copy(&fw->info, &fi);
 		/* updates its roles in the allocator (offers follow them) */
 		alloc_framework_add(m->alloc, fw->id,
-				    (const char *const *)fw->info.roles,
-				    fw->info.nroles, false);
+		                    (const char *const *)fw->info.roles,
+		                    fw->info.nroles, false);
 		is_new = false;
 	} else {
 		fw = master_framework_add(m, &fi, id);
@@ -951,7 +863,7 @@ void master_sched_api(struct master *m, struct http_request *req)
 	size_t nroles;
 	int ct;
 
-	if (!(call = master_v1_parse(m, req)))
+	if (!(call = v1call_parse(req)))
 		return;
 	type = json_string_value(json_object_get(call, "type"));
 	if (!type) {
@@ -977,10 +889,11 @@ void master_sched_api(struct master *m, struct http_request *req)
 	}
 	fw = master_framework_find(m, fid);
 	if (!fw) {
-		http_respond_error(
-		    req, 400, "Framework '%s' cannot be found%s", fid,
-		    master_framework_find_completed(m, fid) ? " (it has been removed)"
-						     : "");
+		http_respond_error(req, 400, "Framework '%s' cannot be found%s",
+		                   fid,
+		                   master_framework_find_completed(m, fid)
+		                       ? " (it has been removed)"
+		                       : "");
 		goto out;
 	}
 	if (!fw->stream) {

@@ -17,10 +17,11 @@
  *      +-- client gone: SIGKILL the child, close the pipe
  *
  * The job lives until its pipe, timer and stream have all closed.
- * Invariants: at most SNAPSHOT_MAX_JOBS children per master at once (beyond that the
- * document is written inline, as before); every child is reaped (waitpid
- * with WNOHANG on EOF, retried from a timer until it is gone). The child
- * touches only memory and the pipe: no loop, no logging, no exit handlers.
+ * Invariants: at most SNAPSHOT_MAX_JOBS children per master at once (beyond
+ * that the document is written inline, as before); every child is reaped
+ * (waitpid with WNOHANG on EOF, retried from a timer until it is gone). The
+ * child touches only memory and the pipe: no loop, no logging, no exit
+ * handlers.
  */
 #include "lib/compat.h"
 #include "master/master_int.h"
@@ -115,12 +116,13 @@ static void snapshot_on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 
 	if (n > 0 && job->stream) {
 		if (http_stream_write(job->stream, b->base, (size_t)n)) {
-			/* cannot happen below the high-water mark; treat as gone */
+			/* cannot happen below the high-water mark; treat as
+			 * gone */
 			http_stream_end(job->stream);
 			job->stream = NULL;
 			snapshot_finish(job);
 		} else if (http_stream_queued(job->stream) >
-			   SNAPSHOT_HIGH_WATER) {
+		           SNAPSHOT_HIGH_WATER) {
 			uv_read_stop(s);
 			job->reading = false;
 		}
@@ -150,7 +152,7 @@ static void snapshot_timer_cb(uv_timer_t *t)
 	    http_stream_queued(job->stream) < SNAPSHOT_HIGH_WATER / 2) {
 		job->reading = true;
 		uv_read_start((uv_stream_t *)&job->pipe, snapshot_alloc,
-			      snapshot_on_read);
+		              snapshot_on_read);
 	}
 }
 
@@ -164,7 +166,7 @@ static void snapshot_stream_closed(struct http_stream *s, void *arg)
 }
 
 void master_respond_snapshot(struct master *m, struct http_request *req,
-			     master_doc_fn *write_doc)
+                             master_doc_fn *write_doc)
 {
 	struct snapshot_job *job;
 	int fds[2];
@@ -200,11 +202,11 @@ void master_respond_snapshot(struct master *m, struct http_request *req,
 	job->timer.data = job;
 	job->handles = 3; /* pipe, timer, stream */
 	uv_timer_start(&job->timer, snapshot_timer_cb, SNAPSHOT_POLL_MS,
-		       SNAPSHOT_POLL_MS);
+	               SNAPSHOT_POLL_MS);
 	/* a stream ends its connection: say so, so clients do not reuse it */
 	http_request_add_header(req, "Connection", "close");
 	job->stream = http_stream_begin(req, 200, "application/json",
-					snapshot_stream_closed, job);
+	                                snapshot_stream_closed, job);
 	if (!job->stream) {
 		/* the connection is gone: no close callback will come */
 		job->handles--;
@@ -213,10 +215,10 @@ void master_respond_snapshot(struct master *m, struct http_request *req,
 	}
 	job->reading = true;
 	uv_read_start((uv_stream_t *)&job->pipe, snapshot_alloc,
-		      snapshot_on_read);
+	              snapshot_on_read);
 	return;
 
-inline_doc: {
+inline_doc : {
 	struct buf b = BUF_INIT;
 	struct jsonw w;
 	jsonw_init(&w, &b);

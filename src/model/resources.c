@@ -1957,3 +1957,56 @@ const struct attribute *attributes_find(const struct attributes *a,
 			return &a->v[i];
 	return NULL;
 }
+
+/* Writes resources as the classic map: scalars summed by name, ranges as
+ * "[a-b, c-d]" text, sets as "{a, b}" text. cpus/mem/disk/gpus always. */
+void resources_write_map(struct jsonw *w, const struct resources *r)
+{
+	static const char *const base[] = {"cpus", "mem", "disk", "gpus"};
+	struct buf text = BUF_INIT;
+
+	jsonw_obj_begin(w);
+	for (size_t i = 0; i < ARRAY_SIZE(base); i++)
+		jsonw_kdouble(w, base[i],
+		              res_to_double(resources_scalar(r, base[i])));
+	for (size_t i = 0; i < r->n; i++) {
+		const struct resource *x = &r->v[i];
+		bool seen = false;
+		for (size_t k = 0; k < ARRAY_SIZE(base); k++)
+			seen |= !strcmp(x->name, base[k]);
+		for (size_t k = 0; k < i; k++)
+			seen |= !strcmp(x->name, r->v[k].name);
+		if (seen)
+			continue;
+		if (x->type == RESOURCE_SCALAR) {
+			jsonw_kdouble(
+			    w, x->name,
+			    res_to_double(resources_scalar(r, x->name)));
+			continue;
+		}
+		buf_reset(&text);
+		buf_addc(&text, x->type == RESOURCE_RANGES ? '[' : '{');
+		bool first = true;
+		for (size_t k = i; k < r->n; k++) {
+			const struct resource *y = &r->v[k];
+			if (strcmp(y->name, x->name))
+				continue;
+			for (size_t j = 0; j < y->nranges; j++) {
+				buf_addf(&text, "%s%llu-%llu",
+				         first ? "" : ", ",
+				         (unsigned long long)y->ranges[j].begin,
+				         (unsigned long long)y->ranges[j].end);
+				first = false;
+			}
+			for (size_t j = 0; j < y->nitems; j++) {
+				buf_addf(&text, "%s%s", first ? "" : ", ",
+				         y->items[j]);
+				first = false;
+			}
+		}
+		buf_addc(&text, x->type == RESOURCE_RANGES ? ']' : '}');
+		jsonw_kstr(w, x->name, text.data);
+	}
+	jsonw_obj_end(w);
+	buf_release(&text);
+}

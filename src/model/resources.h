@@ -111,6 +111,9 @@ void resources_write_json(struct jsonw *w, const struct resources *r);
  * An allocation role shows as "cpus(allocated: dev):1", which the parser
  * does not read back; without one the text parses back to r. */
 void resources_format(struct buf *out, const struct resources *r);
+/* Writes the classic (v0 /state) map: scalars summed by name (cpus, mem,
+ * disk, gpus always present), ranges as "[a-b, c-d]", sets as "{x, y}". */
+void resources_write_map(struct jsonw *w, const struct resources *r);
 
 /* dst += src (merging matching resources; ranges and sets are united,
  * so adding an overlapping range adds nothing twice). */
