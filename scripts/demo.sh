@@ -102,6 +102,14 @@ m = json.load(sys.stdin)
 print("cluster: %d agents, %.0f cpus, %.0f MB; tasks finished: %d" % (
     m["master/slaves_active"], m["master/cpus_total"], m["master/mem_total"],
     m["master/tasks_finished"]))'
+echo
+echo "the CLI: atoll agents --master 127.0.0.1:$MPORT"
+"$ATOLL" agents --master "127.0.0.1:$MPORT" || true
+echo
+echo "next: build/atoll run --master 127.0.0.1:$MPORT -- echo hi"
+echo "      build/atoll tasks --all --master 127.0.0.1:$MPORT"
+echo "      build/atoll events --master 127.0.0.1:$MPORT"
+echo "      build/atoll task logs hello-1 --master 127.0.0.1:$MPORT"
 [ "${DEMO_EXIT:-0}" = 1 ] && exit 0
 echo "the cluster keeps running; Ctrl-C stops it"
 wait
