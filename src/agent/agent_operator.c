@@ -61,6 +61,7 @@
 
 #include "lib/jsonw.h"
 #include "lib/log.h"
+#include "lib/prometheus.h"
 #include "lib/v1call.h"
 #include "lib/timeutil.h"
 #include "lib/version.h"
@@ -1584,6 +1585,20 @@ static void op_metrics_snapshot(struct agent *a, struct http_request *req)
 	buf_release(&b);
 }
 
+/* /metrics: the same numbers in Prometheus's text format. */
+static void op_metrics_prometheus(struct agent *a, struct http_request *req)
+{
+	struct buf snap = BUF_INIT, out = BUF_INIT;
+	struct jsonw w;
+
+	jsonw_init(&w, &snap);
+	op_write_snapshot(a, &w);
+	prometheus_from_snapshot(&out, snap.data, snap.len);
+	http_respond_buf(req, 200, PROMETHEUS_CONTENT_TYPE, &out);
+	buf_release(&snap);
+	buf_release(&out);
+}
+
 bool agent_operator_endpoint(struct agent *a, struct http_request *req)
 {
 	static const struct {
@@ -1599,6 +1614,7 @@ bool agent_operator_endpoint(struct agent *a, struct http_request *req)
 	    {"/monitor/statistics", op_monitor_statistics},
 	    {"/monitor/statistics.json", op_monitor_statistics},
 	    {"/metrics/snapshot", op_metrics_snapshot},
+	    {"/metrics", op_metrics_prometheus},
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {

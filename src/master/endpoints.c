@@ -14,6 +14,7 @@
 
 #include "lib/jsonw.h"
 #include "lib/log.h"
+#include "lib/prometheus.h"
 #include "lib/timeutil.h"
 #include "lib/version.h"
 
@@ -357,37 +358,16 @@ void master_write_metrics(struct master *m, struct jsonw *w)
 	resources_release(&used);
 }
 
-/*
- * /metrics: the /metrics/snapshot values in Prometheus's text format
- * (version 0.0.4): "master/tasks_running" becomes "atoll_master_tasks_running",
- * every value a gauge.
- */
+/* /metrics: the /metrics/snapshot values in Prometheus's text format. */
 static void write_prometheus(struct master *m, struct buf *out)
 {
 	struct buf snap = BUF_INIT;
 	struct jsonw w;
-	const char *key;
-	json_t *obj, *v;
 
 	jsonw_init(&w, &snap);
 	master_write_metrics(m, &w);
-	obj = json_loadb(snap.data, snap.len, 0, NULL);
+	prometheus_from_snapshot(out, snap.data, snap.len);
 	buf_release(&snap);
-	json_object_foreach(obj, key, v)
-	{
-		char name[160];
-		size_t n = (size_t)snprintf(name, sizeof(name), "atoll_");
-		for (const char *p = key; *p && n + 1 < sizeof(name); p++)
-			name[n++] = (char)((*p >= 'a' && *p <= 'z') ||
-			                           (*p >= 'A' && *p <= 'Z') ||
-			                           (*p >= '0' && *p <= '9')
-			                       ? *p
-			                       : '_');
-		name[n] = '\0';
-		buf_addf(out, "# TYPE %s gauge\n%s %.10g\n", name, name,
-		         json_number_value(v));
-	}
-	json_decref(obj);
 }
 
 static void respond_json(struct http_request *req, struct buf *b)
@@ -424,7 +404,7 @@ void master_endpoints(struct master *m, struct http_request *req)
 		master_respond_snapshot(m, req, master_write_state);
 	} else if (!strcmp(p, "/metrics")) {
 		write_prometheus(m, &b);
-		http_respond_buf(req, 200, "text/plain; version=0.0.4", &b);
+		http_respond_buf(req, 200, PROMETHEUS_CONTENT_TYPE, &b);
 	} else if (!strcmp(p, "/metrics/snapshot")) {
 		master_write_metrics(m, &w);
 		respond_json(req, &b);

@@ -299,5 +299,21 @@ def test_bad_input():
         assert get(a, "/files/nothing")[0] == 404
 
 
+def test_prometheus_metrics():
+    with Cluster(agents=1) as c:
+        a = c.agents[0]
+        st, hdr, body = http_request(a.port, "GET", "/metrics")
+        assert st == 200 and hdr["content-type"].startswith("text/plain"), (st, hdr)
+        values = {}
+        for line in body.splitlines():
+            if not line.startswith("#"):
+                name, value = line.split(" ")
+                values[name] = float(value)
+        snap = json.loads(http_request(a.port, "GET", "/metrics/snapshot")[2])
+        assert len(values) == len(snap) > 5
+        assert values["atoll_slave_cpus_total"] == snap["slave/cpus_total"] == 4
+        assert values["atoll_slave_registered"] == 1
+
+
 if __name__ == "__main__":
-    run_tests([test_introspection, test_state_and_files, test_bad_input])
+    run_tests([test_introspection, test_state_and_files, test_bad_input, test_prometheus_metrics])
