@@ -8,9 +8,8 @@
  * into an aligned table. Long ids are shortened in tables only.
  *
  * `atoll task kill`: Mesos's operator API has no call that kills a single
- * task (only the owning framework may, through the scheduler API, on its
- * own subscription), and Atoll keeps that contract: the verb explains this
- * and points at `atoll framework teardown`, and exits 1.
+ * task; Atoll's master adds one (KILL_TASK, an addition to the operator
+ * API), so the owning framework sees the usual TASK_KILLED update.
  *
  * `atoll task logs` reads the task's sandbox through the agent's
  * /files/read (Mesos's {"data","offset"} shape); -f polls every 0.5 s
@@ -648,6 +647,50 @@ out:
 	return rc;
 }
 
+/* `atoll task kill TASK [--framework ID]`: operator KILL_TASK. */
+static int cli_task_kill(int argc, char **argv)
+{
+	const char *master = NULL, *framework = NULL;
+	const struct cli_opt opts[] = {
+	    {"master", 0, CLI_OPT_STRING, &master, "master host:port"},
+	    {"framework", 0, CLI_OPT_STRING, &framework,
+	     "the task's framework, when several use the same task id"}};
+	struct cli_master m;
+	const char *pos[1];
+	size_t npos;
+	json_t *payload;
+	int rc;
+
+	rc = cli_parse("task kill", opts, ARRAY_SIZE(opts), argc, argv, pos, 1,
+	               &npos, NULL);
+	if (rc == 1) {
+		cli_usage(stdout, "task kill TASK [--framework ID]",
+		          "Kills one task (operator KILL_TASK, an Atoll "
+		          "addition):\nthe agent kills it with its kill policy "
+		          "and its framework\ngets TASK_KILLED as usual.",
+		          opts, ARRAY_SIZE(opts));
+		return CLI_OK;
+	}
+	if (rc)
+		return CLI_USAGE;
+	if (npos != 1) {
+		fprintf(stderr,
+		        "usage: atoll task kill TASK [--framework ID]\n");
+		return CLI_USAGE;
+	}
+	if (cli_master_init(&m, master))
+		return CLI_USAGE;
+	payload = json_pack("{s:{s:s}}", "task_id", "value", pos[0]);
+	if (framework)
+		json_object_set_new(payload, "framework_id",
+		                    json_pack("{s:s}", "value", framework));
+	rc = cli_operator_call(&m, "KILL_TASK", payload, NULL);
+	if (rc == CLI_OK)
+		printf("kill of task %s sent\n", pos[0]);
+	cli_master_release(&m);
+	return rc;
+}
+
 int cli_task_main(int argc, char **argv)
 {
 	if (argc < 1 || !strcmp(argv[0], "--help") || !strcmp(argv[0], "-h")) {
@@ -657,18 +700,8 @@ int cli_task_main(int argc, char **argv)
 	}
 	if (!strcmp(argv[0], "logs"))
 		return cli_task_logs(argc - 1, argv + 1);
-	if (!strcmp(argv[0], "kill")) {
-		bool help = argc > 1 && (!strcmp(argv[1], "--help") ||
-		                         !strcmp(argv[1], "-h"));
-		fprintf(help ? stdout : stderr,
-		        "%satoll task kill: the Mesos operator API has no call "
-		        "that kills one task;\nonly the framework that owns it "
-		        "may (scheduler KILL). Ask the framework,\nor remove "
-		        "the whole framework with 'atoll framework teardown "
-		        "ID'.\n",
-		        help ? "usage: atoll task kill TASK\n\n" : "");
-		return help ? CLI_OK : CLI_FAILED;
-	}
+	if (!strcmp(argv[0], "kill"))
+		return cli_task_kill(argc - 1, argv + 1);
 	fprintf(stderr,
 	        "atoll task: unknown action '%s' (expected 'logs' or "
 	        "'kill')\n",

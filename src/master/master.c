@@ -543,6 +543,38 @@ void master_task_set_state(struct master_task *t, enum task_state state)
 	}
 }
 
+bool master_task_kill(struct master_task *t, const json_t *kill_policy)
+{
+	struct buf ev = BUF_INIT;
+	struct jsonw w;
+
+	if (!t->agent || !t->agent->stream) {
+		log_info(MASTER_COMPONENT,
+		         "framework=%s task=%s kill deferred: agent not "
+		         "connected",
+		         t->framework->id, t->id);
+		return false;
+	}
+	jsonw_init(&w, &ev);
+	jsonw_obj_begin(&w);
+	jsonw_kstr(&w, "type", "KILL_TASK");
+	jsonw_key(&w, "kill_task");
+	jsonw_obj_begin(&w);
+	jsonw_kid(&w, "framework_id", t->framework->id);
+	jsonw_kid(&w, "task_id", t->id);
+	if (json_is_object(kill_policy)) {
+		char *s = json_dumps(kill_policy, JSON_COMPACT);
+		jsonw_key(&w, "kill_policy");
+		jsonw_raw(&w, s, strlen(s));
+		free(s);
+	}
+	jsonw_obj_end(&w);
+	jsonw_obj_end(&w);
+	(void)master_agent_send(t->agent, &ev);
+	buf_release(&ev);
+	return true;
+}
+
 void master_task_complete(struct master_task *t)
 {
 	struct master_framework *fw = t->framework;

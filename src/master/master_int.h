@@ -200,6 +200,9 @@ struct master_task *master_task_add(struct master_framework *fw,
                                     struct task_info *ti);
 /* Applies a new latest state; frees resources on terminal states. */
 void master_task_set_state(struct master_task *t, enum task_state state);
+/* Asks the task's agent to kill it (kill_policy may be NULL). Returns
+ * false when its agent is not connected (nothing sent). */
+bool master_task_kill(struct master_task *t, const json_t *kill_policy);
 /* Moves a terminal task to the framework's completed list. */
 void master_task_complete(struct master_task *t);
 struct master_agent *master_agent_add(struct master *m, const char *id,

@@ -892,6 +892,71 @@ static void op_remember_gone(struct master_op *op, const char *agent_id)
 	}
 }
 
+/*
+ * KILL_TASK {task_id, framework_id (optional)}: an Atoll addition; Mesos's
+ * operator API cannot kill one task, only tear down its whole framework.
+ * The owning framework sees the usual TASK_KILLING/TASK_KILLED updates.
+ * 202 when sent; 400 without task_id; 404 unknown; 409 when the id is in
+ * several frameworks (name one) or the task has already ended; 503 when
+ * its agent is disconnected.
+ */
+static void op_kill_task(struct master *m, struct http_request *req,
+                         json_t *call)
+{
+	json_t *p = json_object_get(call, "kill_task");
+	const char *tid = p ? mesos_json_id(p, "task_id") : NULL;
+	const char *fid = p ? mesos_json_id(p, "framework_id") : NULL;
+	struct master_task *t = NULL;
+	struct hmap_node *n, *tmp;
+	size_t i, found = 0;
+
+	if (!tid) {
+		http_respond_error(
+		    req, 400, "Expecting 'kill_task.task_id' to be present");
+		return;
+	}
+	HMAP_FOR_EACH_SAFE(&m->frameworks, i, n, tmp)
+	{
+		struct master_framework *fw =
+		    container_of(n, struct master_framework, node);
+		struct master_task *x;
+		if (fid && strcmp(fid, fw->id))
+			continue;
+		if ((x = master_task_find(fw, tid))) {
+			t = x;
+			found++;
+		}
+	}
+	if (!t) {
+		http_respond_error(req, 404, "No task '%s'%s%s", tid,
+		                   fid ? " in framework " : "", fid ? fid : "");
+		return;
+	}
+	if (found > 1) {
+		http_respond_error(
+		    req, 409,
+		    "Task id '%s' exists in %zu frameworks; name "
+		    "one with 'kill_task.framework_id'",
+		    tid, found);
+		return;
+	}
+	if (task_state_is_terminal(t->state)) {
+		http_respond_error(req, 409, "Task '%s' has already ended (%s)",
+		                   tid, task_state_name(t->state));
+		return;
+	}
+	if (!master_task_kill(t, json_object_get(p, "kill_policy"))) {
+		http_respond_error(req, 503,
+		                   "The agent of task '%s' is not connected; "
+		                   "try again when it is back",
+		                   tid);
+		return;
+	}
+	log_info(OPAPI, "framework=%s task=%s KILL_TASK by the operator",
+	         t->framework->id, tid);
+	http_respond(req, 202, NULL, NULL, 0);
+}
+
 static void op_mark_agent_gone(struct master *m, struct http_request *req,
                                json_t *call)
 {
@@ -1214,6 +1279,7 @@ static const struct op_call {
     {"REMOVE_QUOTA", NULL, NULL},
     {"TEARDOWN", NULL, op_teardown},
     {"MARK_AGENT_GONE", NULL, op_mark_agent_gone},
+    {"KILL_TASK", NULL, op_kill_task}, /* Atoll addition */
 };
 
 static const struct op_call *op_call_find(const char *type)

@@ -607,8 +607,6 @@ static void sched_kill(struct master *m, struct http_request *req,
 {
 	const char *tid = mesos_json_id(payload, "task_id");
 	struct master_task *t;
-	struct buf ev = BUF_INIT;
-	struct jsonw w;
 
 	if (!tid) {
 		http_respond_error(req, 400,
@@ -624,31 +622,7 @@ static void sched_kill(struct master *m, struct http_request *req,
 			                   mesos_json_id(payload, "agent_id"));
 		goto done;
 	}
-	if (!t->agent || !t->agent->stream) {
-		log_info(SCHED,
-		         "framework=%s task=%s kill deferred: agent not "
-		         "connected",
-		         fw->id, tid);
-		goto done;
-	}
-	jsonw_init(&w, &ev);
-	jsonw_obj_begin(&w);
-	jsonw_kstr(&w, "type", "KILL_TASK");
-	jsonw_key(&w, "kill_task");
-	jsonw_obj_begin(&w);
-	jsonw_kid(&w, "framework_id", fw->id);
-	jsonw_kid(&w, "task_id", tid);
-	json_t *kp = json_object_get(payload, "kill_policy");
-	if (json_is_object(kp)) {
-		char *s = json_dumps(kp, JSON_COMPACT);
-		jsonw_key(&w, "kill_policy");
-		jsonw_raw(&w, s, strlen(s));
-		free(s);
-	}
-	jsonw_obj_end(&w);
-	jsonw_obj_end(&w);
-	(void)master_agent_send(t->agent, &ev);
-	buf_release(&ev);
+	master_task_kill(t, json_object_get(payload, "kill_policy"));
 done:
 	http_respond(req, 202, NULL, NULL, 0);
 }

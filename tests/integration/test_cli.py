@@ -189,6 +189,27 @@ def test_framework_teardown():
         s.close()
 
 
+def test_task_kill():
+    with Cluster(agents=1) as c:
+        s, _ = running_task(c)
+        p = cli(c, "task", "kill", "t1")
+        assert p.returncode == 0, (p.returncode, p.stderr)
+        # the owning framework gets the usual updates
+        while True:
+            u = s.expect("UPDATE", 15)["update"]["status"]
+            s.ack(u)
+            if u["state"] == "TASK_KILLED":
+                break
+        wait_for(lambda: c.state()["slaves"][0]["used_resources"]["cpus"] == 0, 10, "resources freed")
+        p = cli(c, "task", "kill", "t1")
+        assert p.returncode == 1 and ("already ended" in p.stderr or "No task" in p.stderr), p.stderr
+        p = cli(c, "task", "kill", "nope")
+        assert p.returncode == 1 and "No task 'nope'" in p.stderr, p.stderr
+        p = cli(c, "task", "kill")
+        assert p.returncode == 2 and "usage" in p.stderr
+        s.close()
+
+
 def test_agent_gone():
     with Cluster(agents=2) as c:
         aid = c.state()["slaves"][0]["id"]
@@ -343,6 +364,6 @@ def test_task_logs():
 
 if __name__ == "__main__":
     run_tests([test_help_for_every_verb, test_unreachable_master, test_listings,
-               test_framework_teardown, test_agent_gone, test_events,
+               test_framework_teardown, test_task_kill, test_agent_gone, test_events,
                test_run_exit_codes_and_output, test_run_interrupted_kills_tasks,
                test_task_logs])
