@@ -6,8 +6,7 @@
 
 #include "lib/buf.h"
 
-void prometheus_from_snapshot(struct buf *out, const char *snapshot,
-			      size_t len)
+void prometheus_from_snapshot(struct buf *out, const char *snapshot, size_t len)
 {
 	json_t *obj = json_loadb(snapshot, len, 0, NULL);
 	const char *key;
@@ -23,13 +22,13 @@ void prometheus_from_snapshot(struct buf *out, const char *snapshot,
 		n = (size_t)snprintf(name, sizeof(name), "atoll_");
 		for (const char *p = key; *p && n + 1 < sizeof(name); p++)
 			name[n++] = (char)((*p >= 'a' && *p <= 'z') ||
-						   (*p >= 'A' && *p <= 'Z') ||
-						   (*p >= '0' && *p <= '9')
-					       ? *p
-					       : '_');
+			                           (*p >= 'A' && *p <= 'Z') ||
+			                           (*p >= '0' && *p <= '9')
+			                       ? *p
+			                       : '_');
 		name[n] = '\0';
 		buf_addf(out, "# TYPE %s gauge\n%s %.10g\n", name, name,
-			 json_number_value(v));
+		         json_number_value(v));
 	}
 	json_decref(obj);
 }

@@ -19,6 +19,6 @@ struct buf;
  * unparsable input add nothing.
  */
 void prometheus_from_snapshot(struct buf *out, const char *snapshot,
-			      size_t len);
+                              size_t len);
 
 #endif
