@@ -18,6 +18,21 @@
  *   (conn_close: uv_close on both handles; conn_on_close frees the
  *   connection, and runs the stream's close callback, from the loop).
  *
+ * A request on a stream route (http_server_set_stream_route) leaves
+ * READING only when its message ends; within it, its body phase:
+ *
+ *   headers complete --llhttp paused--> start (conn_body_start)
+ *     accepted: each body span pauses llhttp --> on_body (conn_body_piece)
+ *                 [handler paused: reading stops, unparsed input waits
+ *                  in conn->in until http_request_resume]
+ *               message complete --> on_end (conn_body_end), then as a
+ *                 handler: responded, deferred or streaming
+ *     answered before the end (respond): no more callbacks; the rest of
+ *               the body goes unparsed and the connection flushes and
+ *               closes (FLUSHING), unless the request had no body
+ *     connection closed first (EOF, timeout, 413/400 on the body, server
+ *               close): on_abort from conn_destroy, from the loop
+ *
  * Invariants:
  * - One request is handled at a time per connection; parsing stops at
  *   each message end (on_message_complete pauses llhttp) so pipelined
@@ -36,6 +51,17 @@
  * - Every write owns its memory (struct http_wreq) and frees it in its
  *   callback. Handles are closed, then freed from close callbacks; objects
  *   stay valid until then, so user callbacks may close anything they like.
+ * - User code never runs inside llhttp_execute(): callbacks that need the
+ *   user (message complete; on stream routes, headers complete and every
+ *   body span) pause the parser, and conn_execute() calls the user once
+ *   llhttp has returned. After such a pause llhttp may hold steps that
+ *   need no input (a message's end), so it runs once more with none
+ *   (parse_pending when that has to wait for a resume).
+ * - A streamed request is conn->cur from its headers to its message end,
+ *   even after the handler answered: the parser owns it (in_body), so
+ *   neither respond nor the handler frees it meanwhile; conn_dispatch or
+ *   conn_destroy does. An accepted body ends exactly once: on_end, an
+ *   early response, or on_abort.
  *
  * Client: struct http_cconn is one connection with a response parser and an
  * owner (struct http_client or struct http_sub) reached through ops. When
@@ -46,6 +72,7 @@
 #include "lib/http.h"
 #include "lib/http_int.h"
 
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <strings.h>
@@ -62,6 +89,7 @@
 #define HTTP_DEF_HEADER_MS (15 * 1000)
 #define HTTP_DEF_MAX_CONNS 10000
 #define HTTP_DEF_STREAM_QUEUE (16 * 1024 * 1024)
+#define HTTP_DEF_MAX_STREAM_BODY ((uint64_t)1 << 30)
 #define HTTP_CLIENT_DEF_MAX_BODY (64 * 1024 * 1024)
 #define HTTP_CLIENT_MAX_HEADER (256 * 1024) /* response headers + trailers */
 #define HTTP_READ_BUF (64 * 1024)
@@ -351,6 +379,12 @@ enum conn_state {
 	CONN_CLOSED,
 };
 
+struct http_route {
+	char *prefix;
+	http_body_start_fn *start;
+	void *arg;
+};
+
 struct http_server {
 	uv_loop_t *loop;
 	uv_tcp_t listener;
@@ -363,6 +397,9 @@ struct http_server {
 	bool listener_closed;
 	size_t nconns;
 	struct http_conn *conns; /* doubly linked */
+	struct http_route *routes;
+	size_t nroutes, routes_cap;
+	size_t peak_input; /* see http_server_peak_input() */
 	char readbuf[HTTP_READ_BUF];
 };
 
@@ -378,6 +415,15 @@ struct http_req_priv {
 	bool responded;
 	bool deferred;
 	bool in_handler;
+	/* stream routes only */
+	bool streamed; /* handed to a route's start */
+	bool in_start; /* inside start: accepting is allowed */
+	bool accepted; /* http_request_accept_body() was called */
+	bool in_body;  /* still conn->cur: the parser owns it */
+	bool has_body; /* Content-Length > 0 or chunked */
+	uint64_t body_seen;
+	struct http_body_ops ops;
+	void *body_arg;
 };
 
 struct http_stream {
@@ -410,6 +456,14 @@ struct http_conn {
 	struct http_stream *stream;
 	char peer[64];
 	struct buf *sink; /* fuzz mode: output goes here, no socket */
+	/* stream routes: set by llhttp callbacks, acted on by conn_execute */
+	http_body_start_fn *start; /* start pending, with start_arg */
+	void *start_arg;
+	const char *piece; /* a body span to deliver, piece_len bytes */
+	size_t piece_len;
+	bool parse_pending; /* llhttp must run again, input or not */
+	bool body_paused;   /* http_request_pause() */
+	int abort_err;      /* why the connection closed, for on_abort */
 };
 
 struct http_wreq {
@@ -425,6 +479,28 @@ static void conn_flush_close(struct http_conn *c);
 static void conn_resume(struct http_conn *c);
 static void conn_process(struct http_conn *c, const char *data, size_t len);
 
+/* Records the first reason a connection ends, for a body's on_abort. */
+static void conn_set_abort_err(struct http_conn *c, int err)
+{
+	if (!c->abort_err)
+		c->abort_err = err;
+}
+
+/* Updates the server's high-water mark of input held by one connection. */
+static void conn_note_input(struct http_conn *c)
+{
+	size_t held = c->in.len + (c->cur ? c->cur->body.len : 0);
+
+	if (held > c->srv->peak_input)
+		c->srv->peak_input = held;
+}
+
+/* An accepted streamed body that has neither ended nor been answered. */
+static bool req_awaits_body(const struct http_req_priv *r)
+{
+	return r && r->accepted && r->in_body && !r->responded;
+}
+
 /* ---- server: connection plumbing --------------------------------------- */
 
 static void conn_on_timeout(uv_timer_t *t)
@@ -432,6 +508,7 @@ static void conn_on_timeout(uv_timer_t *t)
 	struct http_conn *c = container_of(t, struct http_conn, timer);
 	log_debug("http", "peer=%s state=%d connection timed out", c->peer,
 	          (int)c->state);
+	conn_set_abort_err(c, -ETIMEDOUT);
 	conn_close(c);
 }
 
@@ -491,12 +568,13 @@ static void conn_on_write(uv_write_t *w, int status)
 	if (status < 0) {
 		log_debug("http", "peer=%s write failed: %s", c->peer,
 		          uv_strerror(status));
+		conn_set_abort_err(c, status);
 		conn_close(c);
 		return;
 	}
 	if (c->state == CONN_FLUSHING && c->nwrites == 0)
 		conn_flush_close(c);
-	else if (c->state == CONN_READING && c->in.len &&
+	else if (c->state == CONN_READING && (c->in.len || c->parse_pending) &&
 	         c->out_bytes < HTTP_OUT_HIGH / 2 && !c->outstanding)
 		conn_resume(c);
 }
@@ -576,6 +654,14 @@ static void req_free(struct http_req_priv *p)
 	free(p);
 }
 
+/* Frees r unless someone still holds it: a running callback or the
+ * parser (a streamed request before its message ends). */
+static void req_release(struct http_req_priv *r)
+{
+	if (!r->in_handler && !r->in_body)
+		req_free(r);
+}
+
 static void conn_unlink(struct http_conn *c)
 {
 	struct http_server *srv = c->srv;
@@ -588,11 +674,19 @@ static void conn_unlink(struct http_conn *c)
 	c->prev = c->next = NULL;
 }
 
-/* Last step of a connection: the stream's callback, then memory. */
+/* Last step of a connection: the callbacks owed, then memory. */
 static void conn_destroy(struct http_conn *c)
 {
 	struct http_stream *st = c->stream;
+	struct http_req_priv *r = c->cur;
 
+	if (req_awaits_body(r) && r->ops.on_abort) {
+		int err = c->abort_err ? c->abort_err : -ECONNRESET;
+		log_debug("http",
+		          "peer=%s path='%s' err=%d request body aborted",
+		          c->peer, r->req.path, err);
+		r->ops.on_abort(&r->req, err, r->body_arg);
+	}
 	if (st) {
 		st->conn = NULL;
 		st->ending = true;
@@ -606,10 +700,18 @@ static void conn_destroy(struct http_conn *c)
 	free(c);
 }
 
+static void srv_free(struct http_server *srv)
+{
+	for (size_t i = 0; i < srv->nroutes; i++)
+		free(srv->routes[i].prefix);
+	free(srv->routes);
+	free(srv);
+}
+
 static void srv_maybe_free(struct http_server *srv)
 {
 	if (srv->closing && srv->listener_closed && srv->nconns == 0)
-		free(srv);
+		srv_free(srv);
 }
 
 static void conn_on_close(uv_handle_t *h)
@@ -702,8 +804,13 @@ static void conn_fail(struct http_conn *c, int status, const char *reason)
 
 	log_debug("http", "peer=%s status=%d rejected request: %s", c->peer,
 	          status, reason);
-	req_free(c->cur);
-	c->cur = NULL;
+	conn_set_abort_err(c, status == 413 ? -EMSGSIZE : -EPROTO);
+	/* A streamed request's handler still holds it: it gets on_abort
+	 * from conn_destroy, which frees it then. */
+	if (!req_awaits_body(c->cur)) {
+		req_free(c->cur);
+		c->cur = NULL;
+	}
 	buf_addf(&b,
 	         "HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\n"
 	         "Content-Length: %zu\r\nConnection: close\r\n\r\n%s\n",
@@ -764,6 +871,118 @@ static int srv_on_header_value_complete(llhttp_t *p)
 	return 0;
 }
 
+/*
+ * Splits a request target into its path span and query. Origin form
+ * ("/p?q"), absolute form ("http://h/p?q", authority dropped) and "*" are
+ * accepted; anything else is -EINVAL.
+ */
+static int target_split(const char *t, const char **path, size_t *plen,
+                        const char **query)
+{
+	const char *p = t, *q;
+
+	if (!strncasecmp(t, "http://", 7) || !strncasecmp(t, "https://", 8)) {
+		p = strchr(strstr(t, "//") + 2, '/');
+		if (!p)
+			p = "/";
+	} else if (t[0] != '/' && strcmp(t, "*")) {
+		return -EINVAL;
+	}
+	q = strchr(p, '?');
+	*plen = q ? (size_t)(q - p) : strlen(p);
+	*query = q ? q + 1 : NULL;
+	*path = p;
+	return 0;
+}
+
+/* Splits and decodes the target into path and query. */
+static int req_parse_target(struct http_req_priv *r)
+{
+	const char *path, *query;
+	size_t plen;
+
+	if (target_split(r->req.target, &path, &plen, &query) < 0)
+		return -EINVAL;
+	r->req.query = (char *)query;
+	return http_path_decode(path, plen, &r->req.path);
+}
+
+/*
+ * Fills the request's public fields from what the parser collected (the
+ * body so far, empty for a streamed request). -EINVAL: malformed target.
+ */
+static int req_prepare(struct http_conn *c, struct http_req_priv *r)
+{
+	r->req.conn = c;
+	r->req.target = buf_detach(&r->url, NULL);
+	r->req.headers = hdrs_finish(&r->hdrs, &r->req.nheaders, &r->hdr_strs);
+	r->req.body = buf_detach(&r->body, &r->req.body_len);
+	memcpy(r->req.peer, c->peer, sizeof(r->req.peer));
+	return req_parse_target(r);
+}
+
+bool http_path_has_prefix(const char *path, const char *prefix)
+{
+	size_t n = strlen(prefix);
+
+	if (strncmp(path, prefix, n))
+		return false;
+	return path[n] == '\0' || path[n] == '/' || (n && prefix[n - 1] == '/');
+}
+
+/* The stream route for a raw target (longest prefix), or NULL. */
+static const struct http_route *srv_find_route(const struct http_server *s,
+                                               const char *target)
+{
+	const struct http_route *best = NULL;
+	const char *path, *query;
+	size_t plen, best_len = 0;
+	char *decoded;
+
+	if (!s->nroutes || !target ||
+	    target_split(target, &path, &plen, &query) < 0 ||
+	    http_path_decode(path, plen, &decoded) < 0)
+		return NULL;
+	for (size_t i = 0; i < s->nroutes; i++) {
+		size_t len = strlen(s->routes[i].prefix);
+		if (len > best_len &&
+		    http_path_has_prefix(decoded, s->routes[i].prefix)) {
+			best = &s->routes[i];
+			best_len = len;
+		}
+	}
+	free(decoded);
+	return best;
+}
+
+/*
+ * Headers of a request on a stream route are complete: the request gets
+ * its public fields now, and llhttp pauses so that conn_execute runs the
+ * route's start outside the parser.
+ */
+static int srv_route_request(llhttp_t *p, const struct http_route *rt,
+                             bool has_body)
+{
+	struct http_conn *c = p->data;
+	struct http_req_priv *r = c->cur;
+
+	r->streamed = true;
+	r->in_body = true;
+	r->has_body = has_body;
+	r->keep_alive = llhttp_should_keep_alive(p) && !llhttp_get_upgrade(p);
+	r->http10 = p->http_major == 1 && p->http_minor == 0;
+	r->req.method = llhttp_method_name((llhttp_method_t)p->method);
+	if (req_prepare(c, r) < 0) {
+		/* Unreachable: the route matched the decoded target. */
+		c->fail_status = 400;
+		c->fail_reason = "malformed request target";
+		return -1;
+	}
+	c->start = rt->start;
+	c->start_arg = rt->arg;
+	return HPE_PAUSED;
+}
+
 static int srv_on_headers_complete(llhttp_t *p)
 {
 	struct http_conn *c = p->data;
@@ -771,15 +990,18 @@ static int srv_on_headers_complete(llhttp_t *p)
 	const struct http_server_opts *o = &c->srv->opts;
 	bool has_body = (p->flags & F_CHUNKED) ||
 	                ((p->flags & F_CONTENT_LENGTH) && p->content_length);
+	const struct http_route *rt = srv_find_route(c->srv, r->url.data);
+	uint64_t limit = rt ? o->max_stream_body_bytes : o->max_body_bytes;
 	const char *expect;
 
 	c->headers_done = true;
-	if ((p->flags & F_CONTENT_LENGTH) &&
-	    p->content_length > o->max_body_bytes) {
+	if ((p->flags & F_CONTENT_LENGTH) && p->content_length > limit) {
 		c->fail_status = 413;
 		c->fail_reason = "request body exceeds the limit";
 		return -1;
 	}
+	if (rt)
+		return srv_route_request(p, rt, has_body);
 	if (!has_body)
 		return 0;
 	if (p->flags & F_CONTENT_LENGTH)
@@ -800,12 +1022,27 @@ static int srv_on_body(llhttp_t *p, const char *at, size_t len)
 	struct http_conn *c = p->data;
 	struct http_req_priv *r = c->cur;
 
+	if (r->streamed) {
+		/* llhttp flushes an open span, empty too, at each return. */
+		if (!len || r->responded)
+			return 0;
+		r->body_seen += len;
+		if (r->body_seen > c->srv->opts.max_stream_body_bytes) {
+			c->fail_status = 413;
+			c->fail_reason = "request body exceeds the limit";
+			return -1;
+		}
+		c->piece = at;
+		c->piece_len = len;
+		return HPE_PAUSED;
+	}
 	if (r->body.len + len > c->srv->opts.max_body_bytes) {
 		c->fail_status = 413;
 		c->fail_reason = "request body exceeds the limit";
 		return -1;
 	}
 	buf_add(&r->body, at, len);
+	conn_note_input(c);
 	return 0;
 }
 
@@ -834,51 +1071,16 @@ static const llhttp_settings_t srv_settings = {
 };
 
 /*
- * Splits and decodes the target. Origin form ("/p?q"), absolute form
- * ("http://h/p?q", authority dropped) and "*" are accepted.
+ * Hands a complete request to fn (the server's handler, or a streamed
+ * body's on_end), which must respond or defer; a 500 otherwise.
  */
-static int req_parse_target(struct http_req_priv *r)
+static void conn_hand_over(struct http_conn *c, struct http_req_priv *r,
+                           http_handler_fn *fn, void *arg)
 {
-	char *t = r->req.target;
-	const char *path = t, *q;
-	size_t plen;
-
-	if (!strncasecmp(t, "http://", 7) || !strncasecmp(t, "https://", 8)) {
-		path = strchr(strstr(t, "//") + 2, '/');
-		if (!path)
-			path = "/";
-	} else if (t[0] != '/' && strcmp(t, "*")) {
-		return -EINVAL;
-	}
-	q = strchr(path, '?');
-	plen = q ? (size_t)(q - path) : strlen(path);
-	if (q)
-		r->req.query = (char *)q + 1;
-	return http_path_decode(path, plen, &r->req.path);
-}
-
-static void conn_dispatch(struct http_conn *c)
-{
-	struct http_req_priv *r = c->cur;
-	struct http_server *srv = c->srv;
-
-	c->cur = NULL;
-	c->hdr_bytes = 0;
-	c->headers_done = false;
-	r->req.conn = c;
-	r->req.target = buf_detach(&r->url, NULL);
-	r->req.headers = hdrs_finish(&r->hdrs, &r->req.nheaders, &r->hdr_strs);
-	r->req.body = buf_detach(&r->body, &r->req.body_len);
-	memcpy(r->req.peer, c->peer, sizeof(r->req.peer));
-	if (req_parse_target(r) < 0) {
-		req_free(r);
-		conn_fail(c, 400, "malformed request target");
-		return;
-	}
 	c->outstanding = r;
 	conn_timer_stop(c);
 	r->in_handler = true;
-	srv->handler(&r->req, srv->arg);
+	fn(&r->req, arg);
 	if (!r->responded && !r->deferred) {
 		log_error("http",
 		          "path='%s' handler returned without a "
@@ -891,21 +1093,109 @@ static void conn_dispatch(struct http_conn *c)
 		req_free(r);
 }
 
+/* Runs a stream route's start on the request whose headers just ended. */
+static void conn_body_start(struct http_conn *c)
+{
+	struct http_req_priv *r = c->cur;
+	http_body_start_fn *start = c->start;
+	const char *expect;
+
+	c->start = NULL;
+	r->in_handler = true;
+	r->in_start = true;
+	start(&r->req, c->start_arg);
+	r->in_start = false;
+	if (!r->responded && !r->accepted) {
+		log_error("http",
+		          "path='%s' stream route start neither accepted "
+		          "nor answered",
+		          r->req.path);
+		http_respond_error(&r->req, 500, "handler did not respond");
+	}
+	r->in_handler = false;
+	if (r->responded || c->state != CONN_READING)
+		return;
+	expect = http_request_header(&r->req, "expect");
+	if (r->has_body && expect && !strcasecmp(expect, "100-continue") &&
+	    c->parser.http_major == 1 && c->parser.http_minor >= 1) {
+		static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		conn_write_copy(c, cont, sizeof(cont) - 1);
+	}
+	/* From here the body must keep moving (conn_body_piece). */
+	conn_timer(c, c->srv->opts.idle_timeout_ms);
+}
+
+/* Delivers a piece of an accepted body. */
+static void conn_body_piece(struct http_conn *c, const char *data, size_t len)
+{
+	struct http_req_priv *r = c->cur;
+
+	if (!req_awaits_body(r))
+		return;
+	conn_timer(c, c->srv->opts.idle_timeout_ms);
+	r->in_handler = true;
+	r->ops.on_body(&r->req, data, len, r->body_arg);
+	r->in_handler = false;
+}
+
+/* A streamed request's message ended: on_end, unless it was answered. */
+static void conn_body_end(struct http_conn *c, struct http_req_priv *r)
+{
+	r->in_body = false;
+	c->body_paused = false;
+	if (r->responded) {
+		req_free(r);
+		return;
+	}
+	r->deferred = false;
+	conn_hand_over(c, r, r->ops.on_end, r->body_arg);
+}
+
+static void conn_dispatch(struct http_conn *c)
+{
+	struct http_req_priv *r = c->cur;
+	struct http_server *srv = c->srv;
+
+	c->cur = NULL;
+	c->hdr_bytes = 0;
+	c->headers_done = false;
+	if (r->streamed) {
+		conn_body_end(c, r);
+		return;
+	}
+	if (req_prepare(c, r) < 0) {
+		req_free(r);
+		conn_fail(c, 400, "malformed request target");
+		return;
+	}
+	conn_hand_over(c, r, srv->handler, srv->arg);
+}
+
+/* Whether llhttp may run: nothing outstanding, paused or backlogged. */
+static bool conn_may_parse(const struct http_conn *c)
+{
+	return c->state == CONN_READING && !c->outstanding &&
+	       c->out_bytes < HTTP_OUT_HIGH && !c->body_paused;
+}
+
 /*
  * Runs llhttp over data until it is consumed or the connection must wait
- * (request outstanding, output backlog, closing). Returns the bytes used.
+ * (request outstanding, body paused, output backlog, closing). Returns the
+ * bytes used.
  */
 static size_t conn_execute(struct http_conn *c, const char *data, size_t len)
 {
 	size_t off = 0;
 	size_t max_hdr = c->srv->opts.max_header_bytes;
+	bool again = c->parse_pending;
 
-	while (off < len && c->state == CONN_READING && !c->outstanding &&
-	       c->out_bytes < HTTP_OUT_HIGH) {
+	c->parse_pending = false;
+	while ((off < len || again) && conn_may_parse(c)) {
 		const char *p = data + off;
 		size_t n = len - off, used;
 		llhttp_errno_t rc;
 
+		again = false;
 		if (!c->headers_done)
 			n = MIN(n, max_hdr + 1 - c->hdr_bytes);
 		rc = llhttp_execute(&c->parser, p, n);
@@ -934,11 +1224,25 @@ static size_t conn_execute(struct http_conn *c, const char *data, size_t len)
 			}
 		}
 		off += used;
+		if (c->start) {
+			conn_body_start(c);
+			again = true;
+		}
+		if (c->piece) {
+			const char *piece = c->piece;
+			c->piece = NULL;
+			conn_body_piece(c, piece, c->piece_len);
+			again = true;
+		}
 		if (c->msg_complete) {
 			c->msg_complete = false;
 			conn_dispatch(c);
 		}
 	}
+	if (again && c->state == CONN_READING)
+		c->parse_pending = true;
+	if (c->body_paused)
+		conn_read_stop(c);
 	return off;
 }
 
@@ -949,6 +1253,7 @@ static void conn_process(struct http_conn *c, const char *data, size_t len)
 
 	if (used < len && c->state == CONN_READING) {
 		buf_add(&c->in, data + used, len - used);
+		conn_note_input(c);
 		conn_read_stop(c);
 	}
 }
@@ -960,16 +1265,17 @@ static void conn_resume(struct http_conn *c)
 
 	if (c->state != CONN_READING || c->outstanding)
 		return;
-	if (c->in.len) {
-		used = conn_execute(c, c->in.data, c->in.len);
+	if (c->in.len || c->parse_pending) {
+		used = conn_execute(c, c->in.len ? c->in.data : "", c->in.len);
 		if (c->state == CONN_CLOSED)
 			return;
 		if (c->state != CONN_READING)
 			buf_reset(&c->in);
-		else
+		else if (used)
 			buf_consume(&c->in, used);
 	}
-	if (c->state == CONN_READING && !c->in.len && !c->outstanding)
+	if (c->state == CONN_READING && !c->in.len && !c->outstanding &&
+	    !c->body_paused)
 		conn_read_start(c);
 }
 
@@ -988,6 +1294,8 @@ static void conn_on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b)
 		return;
 	if (nread < 0) {
 		bool mid = c->cur || llhttp_get_errno(&c->parser) != HPE_OK;
+		conn_set_abort_err(c,
+		                   nread == UV_EOF ? -ECONNRESET : (int)nread);
 		if (c->state == CONN_READING && !mid && c->nwrites &&
 		    nread == UV_EOF)
 			conn_flush_close(c);
@@ -1028,6 +1336,8 @@ struct http_server *http_server_new(uv_loop_t *loop,
 		o->max_connections = HTTP_DEF_MAX_CONNS;
 	if (!o->stream_queue_bytes)
 		o->stream_queue_bytes = HTTP_DEF_STREAM_QUEUE;
+	if (!o->max_stream_body_bytes)
+		o->max_stream_body_bytes = HTTP_DEF_MAX_STREAM_BODY;
 	s->port = o->port;
 	if (loop)
 		uv_tcp_init(loop, &s->listener);
@@ -1143,9 +1453,43 @@ void http_server_close(struct http_server *s)
 	if (!s || s->closing)
 		return;
 	s->closing = true;
-	for (c = s->conns; c; c = c->next)
+	for (c = s->conns; c; c = c->next) {
+		conn_set_abort_err(c, -ECANCELED);
 		conn_close(c);
+	}
 	uv_close((uv_handle_t *)&s->listener, srv_on_listener_close);
+}
+
+size_t http_server_peak_input(const struct http_server *s)
+{
+	return s->peak_input;
+}
+
+int http_server_set_stream_route(struct http_server *s, const char *path_prefix,
+                                 http_body_start_fn *start, void *arg)
+{
+	size_t i;
+
+	if (!path_prefix || path_prefix[0] != '/')
+		return -EINVAL;
+	for (i = 0; i < s->nroutes; i++)
+		if (streq(s->routes[i].prefix, path_prefix))
+			break;
+	if (!start) {
+		if (i < s->nroutes) {
+			free(s->routes[i].prefix);
+			s->routes[i] = s->routes[--s->nroutes];
+		}
+		return 0;
+	}
+	if (i == s->nroutes) {
+		ALLOC_GROW(s->routes, s->nroutes + 1, s->routes_cap);
+		s->routes[i].prefix = xstrdup(path_prefix);
+		s->nroutes++;
+	}
+	s->routes[i].start = start;
+	s->routes[i].arg = arg;
+	return 0;
 }
 
 const char *http_request_header(const struct http_request *req,
@@ -1203,7 +1547,8 @@ static void req_after_response(struct http_req_priv *r, bool keep_alive)
 	r->responded = true;
 	if (!c)
 		return;
-	c->outstanding = NULL;
+	if (c->outstanding == r)
+		c->outstanding = NULL;
 	r->req.conn = NULL;
 	if (c->state != CONN_READING)
 		return;
@@ -1238,6 +1583,13 @@ static void respond(struct http_request *req, int status,
 	}
 	if (c->srv->closing)
 		keep_alive = false;
+	if (r->in_body) {
+		/* Answered before its body ended: no more body callbacks;
+		 * what is left of the body is discarded by closing. */
+		c->body_paused = false;
+		if (r->has_body)
+			keep_alive = false;
+	}
 	buf_addf(&h, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
 	if (req->resp_headers.len)
 		buf_add(&h, req->resp_headers.data, req->resp_headers.len);
@@ -1270,8 +1622,7 @@ static void respond(struct http_request *req, int status,
 	}
 	req_after_response(r, keep_alive);
 out_free:
-	if (!r->in_handler)
-		req_free(r);
+	req_release(r);
 }
 
 void http_respond(struct http_request *req, int status,
@@ -1308,6 +1659,47 @@ void http_request_defer(struct http_request *req)
 	r->deferred = true;
 }
 
+/* ---- server: streamed request bodies ------------------------------------ */
+
+void http_request_accept_body(struct http_request *req,
+                              const struct http_body_ops *ops, void *arg)
+{
+	struct http_req_priv *r = container_of(req, struct http_req_priv, req);
+
+	BUG_ON(!r->in_start || r->responded || !ops || !ops->on_body ||
+	       !ops->on_end);
+	r->ops = *ops;
+	r->body_arg = arg;
+	r->accepted = true;
+}
+
+void http_request_pause(struct http_request *req)
+{
+	struct http_req_priv *r = container_of(req, struct http_req_priv, req);
+	struct http_conn *c = req->conn;
+
+	if (!req_awaits_body(r) || !c)
+		return;
+	c->body_paused = true;
+	/* Inside our callback conn_execute stops after it returns. */
+	if (!r->in_handler)
+		conn_read_stop(c);
+}
+
+void http_request_resume(struct http_request *req)
+{
+	struct http_req_priv *r = container_of(req, struct http_req_priv, req);
+	struct http_conn *c = req->conn;
+
+	if (!req_awaits_body(r) || !c || !c->body_paused)
+		return;
+	c->body_paused = false;
+	if (r->in_handler || c->sink || c->state != CONN_READING)
+		return;
+	/* Held input is delivered from the loop, not inside this call. */
+	uv_timer_start(&c->timer, conn_on_resume_timer, 0, 0);
+}
+
 /* ---- server: streams --------------------------------------------------- */
 
 struct http_stream *http_stream_begin(struct http_request *req, int status,
@@ -1329,14 +1721,16 @@ struct http_stream *http_stream_begin(struct http_request *req, int status,
 		st->ending = true;
 		st->conn = NULL;
 		if (c) {
-			c->outstanding = NULL;
+			if (c->outstanding == r)
+				c->outstanding = NULL;
 			req->conn = NULL;
 		}
 		free(st);
 		st = NULL;
 		goto out;
 	}
-	c->outstanding = NULL;
+	if (c->outstanding == r)
+		c->outstanding = NULL;
 	req->conn = NULL;
 	st->conn = c;
 	c->stream = st;
@@ -1361,8 +1755,7 @@ struct http_stream *http_stream_begin(struct http_request *req, int status,
 	if (c->state == CONN_STREAMING)
 		conn_read_start(c);
 out:
-	if (!r->in_handler)
-		req_free(r);
+	req_release(r);
 	return st;
 }
 
@@ -1427,10 +1820,90 @@ void http_stream_end(struct http_stream *s)
 
 /* ---- fuzzing entry ----------------------------------------------------- */
 
+/* What the fuzz handlers count, so that the entry can check invariants. */
+struct fuzz_state {
+	int streams_closed;
+	int uploads_live; /* accepted bodies not yet ended or aborted */
+};
+
+struct fuzz_upload {
+	struct fuzz_state *st;
+	uint64_t len;
+	uint32_t hash; /* FNV-1a: the same however the body is cut */
+	bool reject_late;
+};
+
 static void fuzz_stream_closed(struct http_stream *s, void *arg)
 {
+	struct fuzz_state *st = arg;
 	(void)s;
-	(*(int *)arg)++;
+	st->streams_closed++;
+}
+
+static void fuzz_upload_free(struct fuzz_upload *u)
+{
+	u->st->uploads_live--;
+	free(u);
+}
+
+static void fuzz_upload_body(struct http_request *req, const char *data,
+                             size_t len, void *arg)
+{
+	struct fuzz_upload *u = arg;
+
+	if (u->reject_late) {
+		fuzz_upload_free(u);
+		http_respond_error(req, 403, "rejected at the first piece");
+		return;
+	}
+	for (size_t i = 0; i < len; i++)
+		u->hash = (u->hash ^ (uint8_t)data[i]) * 16777619u;
+	u->len += len;
+	/* Exercise backpressure: no effect on the output. */
+	http_request_pause(req);
+	http_request_resume(req);
+}
+
+static void fuzz_upload_end(struct http_request *req, void *arg)
+{
+	struct fuzz_upload *u = arg;
+	struct buf b = BUF_INIT;
+
+	buf_addf(&b, "%s %s len=%" PRIu64 " fnv=%08" PRIx32 "\n", req->method,
+	         req->path, u->len, u->hash);
+	fuzz_upload_free(u);
+	http_respond_buf(req, 200, "text/plain", &b);
+}
+
+static void fuzz_upload_abort(struct http_request *req, int err, void *arg)
+{
+	(void)req;
+	(void)err;
+	fuzz_upload_free(arg);
+}
+
+static void fuzz_upload_start(struct http_request *req, void *arg)
+{
+	static const struct http_body_ops ops = {
+	    .on_body = fuzz_upload_body,
+	    .on_end = fuzz_upload_end,
+	    .on_abort = fuzz_upload_abort,
+	};
+	struct fuzz_state *st = arg;
+	struct fuzz_upload *u;
+
+	if (streq(req->path, "/up/deny")) {
+		http_respond_error(req, 403, "uploads denied");
+		return;
+	}
+	if (streq(req->path, "/up/none"))
+		return;
+	u = xcalloc(1, sizeof(*u));
+	u->st = st;
+	u->hash = 2166136261u;
+	u->reject_late = streq(req->path, "/up/late");
+	st->uploads_live++;
+	http_request_accept_body(req, &ops, u);
 }
 
 static void fuzz_handler(struct http_request *req, void *arg)
@@ -1465,12 +1938,15 @@ void http_fuzz_server_input(const char *data, size_t len, size_t split,
 	struct http_server_opts o = {
 	    .max_header_bytes = 4096,
 	    .max_body_bytes = 64 * 1024,
+	    .max_stream_body_bytes = 128 * 1024,
 	};
-	int closed = 0;
-	struct http_server *srv =
-	    http_server_new(NULL, &o, fuzz_handler, &closed);
+	struct fuzz_state st = {0};
+	struct http_server *srv = http_server_new(NULL, &o, fuzz_handler, &st);
 	struct http_conn *c = xcalloc(1, sizeof(*c));
 	size_t off = 0;
+
+	BUG_ON(http_server_set_stream_route(srv, "/up", fuzz_upload_start,
+	                                    &st) < 0);
 
 	c->srv = srv;
 	c->sink = out;
@@ -1483,14 +1959,17 @@ void http_fuzz_server_input(const char *data, size_t len, size_t split,
 		size_t n = MIN(split, len - off);
 		conn_process(c, data + off, n);
 		off += n;
-		/* Nothing is ever outstanding: writes complete at once. */
-		while (c->state == CONN_READING && c->in.len)
+		/* Nothing is ever outstanding: writes complete at once, and
+		 * bodies are never left paused. */
+		while (c->state == CONN_READING &&
+		       (c->in.len || c->parse_pending))
 			conn_resume(c);
 	}
 	conn_close(c);
 	conn_destroy(c);
-	BUG_ON(closed > 1);
-	free(srv);
+	BUG_ON(st.streams_closed > 1);
+	BUG_ON(st.uploads_live != 0);
+	srv_free(srv);
 }
 
 /* ---- client: connections ---------------------------------------------- */

@@ -5,6 +5,8 @@
  * connection), request bodies buffered up to a bound (413 beyond), bounded
  * header size (431), idle and header timeouts (a client that connects and
  * sends nothing is closed after the idle timeout), a cap on connections.
+ * Paths registered as stream routes get their request body piece by piece
+ * as it arrives instead, with backpressure (see "streaming request bodies").
  * Responses are either complete (http_respond*) or a chunked stream
  * (http_stream_*) with a bounded outbound queue: a subscriber that does not
  * read is never allowed to grow the process's memory.
@@ -45,7 +47,9 @@ struct http_request {
 	char *query;            /* raw query string after '?', or NULL */
 	struct http_header *headers;
 	size_t nheaders;
-	char *body; /* NUL-terminated (body[body_len] == 0); never NULL */
+	/* NUL-terminated (body[body_len] == 0); never NULL; "" on stream
+	 * routes, whose body goes to http_body_ops.on_body instead */
+	char *body;
 	size_t body_len;
 	const char *principal; /* authenticated principal; NULL = anonymous */
 	char peer[64];         /* "ip:port" of the client */
@@ -69,6 +73,9 @@ struct http_server_opts {
 	uint64_t header_timeout_ms; /* default 15 s: request must complete */
 	size_t max_connections;     /* default 10000; beyond: closed at once */
 	size_t stream_queue_bytes;  /* default 16 MiB per streaming response */
+	/* Stream routes only (http_server_set_stream_route): default 1 GiB;
+	 * beyond: 413; UINT64_MAX for no limit. */
+	uint64_t max_stream_body_bytes;
 };
 
 /* Case-insensitive lookup; NULL when absent. */
@@ -154,6 +161,98 @@ size_t http_stream_queued(const struct http_stream *s);
 void http_stream_end(struct http_stream *s);
 /* Queues data regardless of the bound, then ends as http_stream_end(). */
 void http_stream_end_with(struct http_stream *s, const void *data, size_t len);
+
+/* ---- streaming request bodies ------------------------------------------- */
+
+/*
+ * A stream route hands a request to the handler as soon as its headers are
+ * complete; the body follows piece by piece as it is read, so that an
+ * upload of any size costs the server one read buffer (64 KiB), never the
+ * whole body. Requests on other paths are buffered as before.
+ *
+ * Per request, from the loop, never from inside another call of this API:
+ *
+ *   start(req, arg)                headers complete; req->body is "" and
+ *     |                            body_len 0. The start callback either
+ *     |                            accepts with http_request_accept_body()
+ *     |                            or responds at once (a rejection);
+ *     |                            neither is answered with a 500.
+ *   ops.on_body(req, data, len)    zero or more times, the body in order,
+ *     |                            de-chunked; data is only valid during
+ *     |                            the call. Trailers are dropped.
+ *   ops.on_end(req)                the body is complete. As in a handler:
+ *                                  respond, http_request_defer(), or
+ *                                  http_stream_begin() before returning.
+ *
+ * Exactly one of three things ends the body for an accepted request:
+ * - on_end runs; req then follows the handler rules (http_request_defer).
+ * - The handler responds first (from start, on_body or any later loop
+ *   callback, e.g. a 403 or a 507 when the disk fills): no body callback
+ *   runs after that, and if the request has a body the connection closes
+ *   once the response is out (what the client still sends is read and
+ *   dropped for a moment, as after a 413, so that it sees the response);
+ *   a bodiless request keeps its connection alive as usual.
+ * - The body can never complete: the client went away (-ECONNRESET, or
+ *   the read error), the idle timeout passed (-ETIMEDOUT), the body went
+ *   over max_stream_body_bytes (-EMSGSIZE; the client gets a 413), its
+ *   chunked framing was malformed (-EPROTO; a 400), a write failed (its
+ *   error), or the server closed (-ECANCELED): ops.on_abort(req, err, arg)
+ *   runs once, from the loop, and req is freed when it returns. Do not
+ *   respond to it.
+ *
+ * Limits: a Content-Length above max_stream_body_bytes is answered with a
+ * 413 before start runs. The header timeout applies as usual; then the
+ * body must keep moving: the idle timeout restarts with every piece
+ * delivered, and also bounds how long the handler may keep it paused.
+ * Expect: 100-continue is answered once start has accepted, so that a
+ * client waiting for it sends nothing when start rejects.
+ */
+struct http_body_ops {
+	/* A piece of the body (len > 0). Required. */
+	void (*on_body)(struct http_request *req, const char *data, size_t len,
+	                void *arg);
+	/* The body is complete. Required. */
+	void (*on_end)(struct http_request *req, void *arg);
+	/* The body will never complete; req is freed after this returns.
+	 * Optional (NULL: nothing to clean up). */
+	void (*on_abort)(struct http_request *req, int err, void *arg);
+};
+
+/* Called with the request's headers; see above. */
+typedef void http_body_start_fn(struct http_request *req, void *arg);
+
+/*
+ * Routes requests whose percent-decoded path is path_prefix, or lies below
+ * it ("/files" matches "/files" and "/files/a", not "/filesx"; "/" matches
+ * every path), to start instead of the server's handler. The longest
+ * matching prefix wins. Setting a prefix again replaces its route; start
+ * NULL removes it. Applies to requests whose headers complete afterwards.
+ * path_prefix is copied. Returns 0, or -EINVAL when path_prefix does not
+ * start with '/'.
+ */
+int http_server_set_stream_route(struct http_server *s, const char *path_prefix,
+                                 http_body_start_fn *start, void *arg)
+    __attribute__((warn_unused_result));
+
+/*
+ * Called from start: accepts the body. ops is copied; arg is passed to
+ * every callback. Calling it anywhere else is a bug.
+ */
+void http_request_accept_body(struct http_request *req,
+                              const struct http_body_ops *ops, void *arg);
+
+/*
+ * Backpressure for an accepted body that has not ended. Pausing stops
+ * reading the socket: at most one read already taken in (64 KiB) waits in
+ * the server, and the client is held back by TCP flow control. Pausing
+ * from inside on_body takes effect when it returns. Resuming from inside
+ * start or on_body simply continues; from elsewhere, delivery resumes from
+ * the loop, never inside this call. A paused connection still times out
+ * after the idle timeout (then on_abort). Both are no-ops once the body
+ * has ended or the request was answered.
+ */
+void http_request_pause(struct http_request *req);
+void http_request_resume(struct http_request *req);
 
 /* ---- client ------------------------------------------------------------- */
 

@@ -15,6 +15,7 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -48,6 +49,16 @@ struct env {
 	int sub_end;
 	int sub_end_err;
 	char sub_ctype[64];
+	/* streamed request bodies (the "/up" route) */
+	int up_mode; /* enum up_mode */
+	int up_started, up_ended, up_aborted, up_abort_err;
+	int up_live; /* handler states allocated and not yet freed */
+	int up_pauses;
+	bool up_paused;
+	struct http_request *up_req; /* while its body is being received */
+	uint64_t up_len;             /* bytes received by the current body */
+	uint32_t up_sum;             /* its rolling checksum, at on_end */
+	size_t up_pieces, up_max_piece;
 };
 
 /* ---- helpers ----------------------------------------------------------- */
@@ -1253,6 +1264,769 @@ static void test_sub_silence_timeout(void **state)
 	env_stop(&e);
 }
 
+/* ---- streamed request bodies ------------------------------------------- */
+
+enum up_mode {
+	UP_CONSUME,      /* take every piece */
+	UP_PAUSE,        /* pause at the first and every 16th piece */
+	UP_REJECT_FIRST, /* 403 at the first piece */
+};
+
+/* The most input a streamed connection may hold: one read. */
+#define READ_BUF_BYTES (64 * 1024)
+
+static uint32_t fnv1a(uint32_t h, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 16777619u;
+	return h;
+}
+
+#define FNV_INIT 2166136261u
+
+/* Body byte i of generated uploads: position-dependent. */
+static uint8_t body_byte(uint64_t i)
+{
+	return (uint8_t)(((uint32_t)i * 2654435761u) >> 24) ^
+	       (uint8_t)(i >> 16);
+}
+
+struct upload {
+	struct env *e;
+	uint64_t len;
+	uint32_t sum;
+};
+
+static void upload_free(struct upload *u)
+{
+	u->e->up_live--;
+	u->e->up_req = NULL;
+	free(u);
+}
+
+static void up_body(struct http_request *req, const char *data, size_t len,
+                    void *arg)
+{
+	struct upload *u = arg;
+	struct env *e = u->e;
+
+	assert_true(len > 0);
+	e->up_pieces++;
+	e->up_max_piece = MAX(e->up_max_piece, len);
+	u->sum = fnv1a(u->sum, data, len);
+	u->len += len;
+	e->up_len = u->len;
+	e->up_req = req;
+	if (e->up_mode == UP_REJECT_FIRST) {
+		upload_free(u);
+		http_respond_error(req, 403, "not after %zu bytes", len);
+		return;
+	}
+	if (e->up_mode == UP_PAUSE &&
+	    (e->up_pieces == 1 || e->up_pieces % 16 == 0)) {
+		http_request_pause(req);
+		e->up_paused = true;
+		e->up_pauses++;
+	}
+}
+
+static void up_end(struct http_request *req, void *arg)
+{
+	struct upload *u = arg;
+	struct env *e = u->e;
+	struct buf b = BUF_INIT;
+
+	e->up_ended++;
+	e->up_len = u->len;
+	e->up_sum = u->sum;
+	upload_free(u);
+	if (strstr(req->path, "defer")) {
+		http_request_defer(req);
+		e->deferred = req;
+		return;
+	}
+	buf_addf(&b, "%s len=%" PRIu64 " sum=%08" PRIx32, req->path, e->up_len,
+	         e->up_sum);
+	http_respond_buf(req, 200, "text/plain", &b);
+}
+
+static void up_abort(struct http_request *req, int err, void *arg)
+{
+	struct upload *u = arg;
+
+	(void)req;
+	u->e->up_aborted++;
+	u->e->up_abort_err = err;
+	upload_free(u);
+}
+
+static void up_start(struct http_request *req, void *arg)
+{
+	static const struct http_body_ops ops = {
+	    .on_body = up_body,
+	    .on_end = up_end,
+	    .on_abort = up_abort,
+	};
+	struct env *e = arg;
+	struct upload *u;
+
+	e->up_started++;
+	assert_string_equal(req->body, "");
+	if (streq(req->path, "/up/deny")) {
+		http_respond_error(req, 403, "uploads denied");
+		return;
+	}
+	if (streq(req->path, "/up/missing")) {
+		http_respond_error(req, 404, "no such upload");
+		return;
+	}
+	if (streq(req->path, "/up/none"))
+		return; /* a bug: neither accepted nor answered */
+	u = xcalloc(1, sizeof(*u));
+	u->e = e;
+	u->sum = FNV_INIT;
+	e->up_live++;
+	e->up_len = 0;
+	e->up_req = req;
+	http_request_accept_body(req, &ops, u);
+}
+
+/* A server whose "/up" paths stream, with 1 MiB of buffered body. */
+static void env_start_up(struct env *e, struct http_server_opts *o)
+{
+	struct http_server_opts def = {0};
+
+	if (!o)
+		o = &def;
+	if (!o->max_body_bytes)
+		o->max_body_bytes = 1024 * 1024;
+	env_start(e, o);
+	assert_int_equal(
+	    http_server_set_stream_route(e->srv, "/up", up_start, e), 0);
+}
+
+/* A client uploading a generated body without blocking the loop. */
+struct sender {
+	int fd;
+	uint64_t total;     /* body bytes */
+	uint64_t generated; /* body bytes framed into pending so far */
+	uint64_t body_sent; /* body bytes the kernel took */
+	size_t chunk;       /* 0: Content-Length, else chunk size */
+	struct buf pending; /* framed bytes, sent from pos */
+	size_t pos;
+	size_t pending_body; /* body bytes in pending[pos..] */
+	uint32_t sum;        /* checksum of the generated body */
+	bool trailer;        /* the end ("0\r\n\r\n") is framed */
+	bool done;
+	bool failed; /* the server closed on us */
+};
+
+static void sender_start(struct sender *s, int fd, const char *path,
+                         uint64_t total, size_t chunk, const char *extra)
+{
+	memset(s, 0, sizeof(*s));
+	s->fd = fd;
+	s->total = total;
+	s->chunk = chunk;
+	s->sum = FNV_INIT;
+	buf_addf(&s->pending, "POST %s HTTP/1.1\r\nHost: t\r\n%s", path,
+	         extra ? extra : "");
+	if (chunk)
+		buf_adds(&s->pending, "Transfer-Encoding: chunked\r\n\r\n");
+	else
+		buf_addf(&s->pending, "Content-Length: %" PRIu64 "\r\n\r\n",
+		         total);
+}
+
+/* Frames the next piece of body into pending (which is all sent). */
+static void sender_refill(struct sender *s)
+{
+	size_t n = (size_t)MIN(s->total - s->generated,
+	                       (uint64_t)(s->chunk ? s->chunk : 256 * 1024));
+	char *d;
+
+	buf_reset(&s->pending);
+	s->pos = 0;
+	if (!n) {
+		if (s->chunk)
+			buf_adds(&s->pending, "0\r\n\r\n");
+		s->trailer = true;
+		return;
+	}
+	if (s->chunk)
+		buf_addf(&s->pending, "%zx\r\n", n);
+	buf_grow(&s->pending, n + 2);
+	d = s->pending.data + s->pending.len;
+	for (size_t i = 0; i < n; i++)
+		d[i] = (char)body_byte(s->generated + i);
+	s->sum = fnv1a(s->sum, d, n);
+	s->pending.len += n;
+	s->pending.data[s->pending.len] = '\0';
+	if (s->chunk)
+		buf_adds(&s->pending, "\r\n");
+	s->generated += n;
+	s->pending_body = n;
+}
+
+/* Sends until the socket is full, the body is out, or the peer left. */
+static void sender_pump(struct sender *s)
+{
+	while (!s->done && !s->failed) {
+		ssize_t n;
+
+		if (s->pos == s->pending.len) {
+			s->body_sent += s->pending_body;
+			s->pending_body = 0;
+			if (s->trailer) {
+				s->done = true;
+				break;
+			}
+			sender_refill(s);
+			continue;
+		}
+		n = send(s->fd, s->pending.data + s->pos,
+		         s->pending.len - s->pos, MSG_NOSIGNAL);
+		if (n > 0)
+			s->pos += (size_t)n;
+		else if (n < 0 && errno == EAGAIN)
+			break;
+		else
+			s->failed = true;
+	}
+}
+
+struct xfer {
+	struct sender *snd;
+	struct buf *out;
+	bool stop_on_pause;
+	bool never; /* pump only, never stop */
+	bool eof;
+};
+
+/* Pumps the sender and collects the reply. */
+static bool pred_xfer(struct env *e, void *arg)
+{
+	struct xfer *x = arg;
+	struct raw_read rr = {x->snd->fd, x->out, 1, false};
+
+	sender_pump(x->snd);
+	if (pred_raw(e, &rr) && rr.eof)
+		x->eof = true;
+	if (x->never)
+		return false;
+	if (x->stop_on_pause && e->up_paused)
+		return true;
+	return x->eof || count_responses(x->out) >= 1;
+}
+
+static void test_stream_body_64m(void **state)
+{
+	static const struct {
+		size_t chunk; /* 0: Content-Length */
+		const char *path;
+	} cases[] = {
+	    {1000003, "/up/chunked"},
+	    {0, "/up/length"},
+	};
+	const uint64_t total = 64ull * 1024 * 1024;
+	struct env e;
+
+	(void)state;
+	env_start_up(&e, NULL);
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct buf out = BUF_INIT;
+		struct sender snd;
+		struct xfer x = {&snd, &out, false, false, false};
+		char want[128];
+		int fd = raw_connect(e.port);
+
+		e.up_pieces = e.up_max_piece = 0;
+		sender_start(&snd, fd, cases[i].path, total, cases[i].chunk,
+		             NULL);
+		assert_true(run_until(&e, pred_xfer, &x, 120000));
+		assert_true(snd.done);
+		assert_memory_equal(out.data, "HTTP/1.1 200 OK\r\n", 17);
+		snprintf(want, sizeof(want),
+		         "%s len=%" PRIu64 " sum=%08" PRIx32, cases[i].path,
+		         total, snd.sum);
+		if (!strstr(out.data, want))
+			fail_msg("case %zu: want '%s', got '%s'", i, want,
+			         out.data);
+		assert_int_equal(e.up_ended, (int)i + 1);
+		assert_int_equal(e.up_aborted, 0);
+		assert_int_equal(e.up_live, 0);
+		assert_true(e.up_pieces > 1);
+		assert_true(e.up_max_piece <= READ_BUF_BYTES);
+		/* Never buffered: the server held at most one read. */
+		assert_true(http_server_peak_input(e.srv) <= READ_BUF_BYTES);
+		/* The connection stays usable. */
+		buf_reset(&out);
+		raw_sends(&e, fd, "GET /next HTTP/1.1\r\n\r\n");
+		assert_false(raw_read(&e, fd, &out, 1, 3000));
+		assert_non_null(strstr(out.data, "GET /next body="));
+		close(fd);
+		buf_release(&out);
+		buf_release(&snd.pending);
+	}
+	assert_int_equal(e.nreq, 2); /* only the two GETs were buffered */
+	env_stop(&e);
+}
+
+static bool pred_paused(struct env *e, void *arg)
+{
+	(void)arg;
+	return e->up_paused;
+}
+
+static void test_stream_body_pause_resume(void **state)
+{
+	const uint64_t total = 32ull * 1024 * 1024;
+	struct env e;
+	struct buf out = BUF_INIT;
+	struct sender snd;
+	struct xfer x = {&snd, &out, true, false, false};
+	struct xfer pump = {&snd, &out, false, true, false};
+	uint64_t len0, sent0;
+	char want[128];
+	int fd;
+
+	(void)state;
+	env_start_up(&e, NULL);
+	e.up_mode = UP_PAUSE;
+	fd = raw_connect(e.port);
+	/* Chunks smaller than a read: a pause leaves input unparsed. */
+	sender_start(&snd, fd, "/up/paused", total, 10007, NULL);
+	assert_true(run_until(&e, pred_xfer, &x, 5000));
+	assert_true(e.up_paused);
+	len0 = e.up_len;
+	assert_true(len0 > 0 && len0 < total);
+	/* While paused nothing is delivered and the sender is held back
+	 * by TCP flow control: it cannot finish. */
+	run_until(&e, pred_xfer, &pump, 300);
+	sent0 = snd.body_sent;
+	run_until(&e, pred_xfer, &pump, 100);
+	assert_int_equal(e.up_len, len0);
+	assert_false(snd.done);
+	assert_true(snd.body_sent < total);
+	assert_true(snd.body_sent - sent0 < total / 4);
+	assert_true(http_server_peak_input(e.srv) <= READ_BUF_BYTES);
+	/* Resuming never delivers inside the call. */
+	e.up_paused = false;
+	http_request_resume(e.up_req);
+	assert_int_equal(e.up_len, len0);
+	/* Go on, resuming from outside every time the handler pauses. */
+	while (count_responses(&out) < 1 && !x.eof) {
+		assert_true(run_until(&e, pred_xfer, &x, 20000));
+		if (e.up_paused) {
+			e.up_paused = false;
+			http_request_resume(e.up_req);
+		}
+	}
+	assert_true(snd.done);
+	snprintf(want, sizeof(want),
+	         "/up/paused len=%" PRIu64 " sum=%08" PRIx32, total, snd.sum);
+	assert_non_null(strstr(out.data, want));
+	assert_true(e.up_pauses > 2);
+	assert_int_equal(e.up_ended, 1);
+	assert_int_equal(e.up_live, 0);
+	assert_true(http_server_peak_input(e.srv) <= READ_BUF_BYTES);
+	close(fd);
+	/* Paused on the last piece with nothing more to read: resuming
+	 * still ends the message. */
+	buf_reset(&out);
+	e.up_pieces = 0;
+	fd = raw_connect(e.port);
+	raw_sends(&e, fd,
+	          "POST /up/tail HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello");
+	assert_true(run_until(&e, pred_paused, NULL, 3000));
+	run_for(&e, 50);
+	assert_int_equal(e.up_ended, 1);
+	e.up_paused = false;
+	http_request_resume(e.up_req);
+	assert_false(raw_read(&e, fd, &out, 1, 3000));
+	assert_non_null(strstr(out.data, "/up/tail len=5 sum="));
+	assert_int_equal(e.up_ended, 2);
+	close(fd);
+	buf_release(&out);
+	buf_release(&snd.pending);
+	env_stop(&e);
+}
+
+static void test_stream_body_early_reject(void **state)
+{
+	const uint64_t total = 64ull * 1024 * 1024;
+	struct env e;
+	struct buf out = BUF_INIT;
+	struct sender snd;
+	struct xfer x = {&snd, &out, false, false, false};
+	int fd;
+
+	(void)state;
+	env_start_up(&e, NULL);
+	/* 1: 403 from on_body at the first piece, mid-upload. */
+	e.up_mode = UP_REJECT_FIRST;
+	fd = raw_connect(e.port);
+	sender_start(&snd, fd, "/up/big", total, 0, NULL);
+	assert_true(run_until(&e, pred_xfer, &x, 10000));
+	assert_true(raw_read(&e, fd, &out, 0, 5000));
+	assert_memory_equal(out.data, "HTTP/1.1 403 Forbidden\r\n", 24);
+	assert_non_null(strstr(out.data, "Connection: close\r\n"));
+	assert_non_null(strstr(out.data, "not after "));
+	assert_int_equal(count_responses(&out), 1);
+	assert_false(snd.done);
+	assert_true(snd.body_sent < total);
+	assert_int_equal(e.up_pieces, 1);
+	assert_int_equal(e.up_ended + e.up_aborted, 0);
+	assert_int_equal(e.up_live, 0);
+	close(fd);
+	wait_conns(&e, 0);
+	/* 2: start rejects; a client waiting for 100-continue is told at
+	 * once and gets no 100. */
+	buf_reset(&out);
+	fd = raw_connect(e.port);
+	raw_sends(&e, fd,
+	          "PUT /up/deny HTTP/1.1\r\nExpect: 100-continue\r\n"
+	          "Content-Length: 1000000\r\n\r\n");
+	assert_true(raw_read(&e, fd, &out, 0, 3000));
+	assert_memory_equal(out.data, "HTTP/1.1 403 Forbidden\r\n", 24);
+	assert_null(strstr(out.data, "100 Continue"));
+	assert_non_null(strstr(out.data, "uploads denied"));
+	close(fd);
+	/* 3: start that neither accepts nor answers gets a 500. */
+	buf_reset(&out);
+	fd = raw_connect(e.port);
+	raw_sends(&e, fd,
+	          "POST /up/none HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc");
+	assert_true(raw_read(&e, fd, &out, 0, 3000));
+	assert_memory_equal(out.data, "HTTP/1.1 500 ", 13);
+	close(fd);
+	/* The server is healthy: the next connections are served. */
+	e.up_mode = UP_CONSUME;
+	buf_reset(&out);
+	fd = raw_connect(e.port);
+	raw_sends(&e, fd,
+	          "GET /ok HTTP/1.1\r\n\r\n"
+	          "POST /up/fine HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz");
+	assert_false(raw_read(&e, fd, &out, 2, 3000));
+	assert_non_null(strstr(out.data, "GET /ok body="));
+	assert_non_null(strstr(out.data, "/up/fine len=3 sum="));
+	close(fd);
+	wait_conns(&e, 0);
+	assert_int_equal(e.up_live, 0);
+	assert_int_equal(e.up_aborted, 0);
+	buf_release(&out);
+	buf_release(&snd.pending);
+	env_stop(&e);
+}
+
+static bool pred_up_len(struct env *e, void *arg)
+{
+	return e->up_len >= *(uint64_t *)arg;
+}
+
+static bool pred_aborted(struct env *e, void *arg)
+{
+	(void)arg;
+	return e->up_aborted > 0;
+}
+
+/* Every way an accepted body can fail ends in exactly one on_abort. */
+static void test_stream_body_aborts(void **state)
+{
+	enum how {
+		CLIENT_CLOSES,
+		IDLE_TIMEOUT,
+		PAUSED_TOO_LONG,
+		CHUNKED_TOO_BIG,
+		BAD_CHUNK,
+		SERVER_CLOSES,
+	};
+	static const struct {
+		enum how how;
+		int err;
+		int status; /* what the client reads, 0: nothing */
+	} cases[] = {
+	    {CLIENT_CLOSES, -ECONNRESET, 0},  {IDLE_TIMEOUT, -ETIMEDOUT, 0},
+	    {PAUSED_TOO_LONG, -ETIMEDOUT, 0}, {CHUNKED_TOO_BIG, -EMSGSIZE, 413},
+	    {BAD_CHUNK, -EPROTO, 400},        {SERVER_CLOSES, -ECANCELED, 0},
+	};
+	struct http_server_opts o = {.idle_timeout_ms = 200,
+	                             .max_stream_body_bytes = 4 << 20};
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct env e;
+		struct buf out = BUF_INIT;
+		struct sender snd;
+		uint64_t some = 1 << 20;
+		char want[32];
+		int fd;
+
+		env_start_up(&e, &o);
+		e.up_mode =
+		    cases[i].how == PAUSED_TOO_LONG ? UP_PAUSE : UP_CONSUME;
+		fd = raw_connect(e.port);
+		/* 3 MiB of a 4 MiB body (chunked: of an endless one). */
+		sender_start(&snd, fd, "/up/x", 4 << 20,
+		             cases[i].how == CHUNKED_TOO_BIG ? 65536 : 0, NULL);
+		snd.total = 3 << 20;
+		if (cases[i].how == CHUNKED_TOO_BIG)
+			snd.total = 64 << 20;
+		if (cases[i].how == BAD_CHUNK) {
+			buf_reset(&snd.pending);
+			buf_adds(&snd.pending,
+			         "POST /up/x HTTP/1.1\r\n"
+			         "Transfer-Encoding: chunked\r\n\r\n"
+			         "4\r\nabcd\r\nzz\r\n");
+			snd.total = 0;
+			snd.trailer = true;
+			some = 4;
+		}
+		if (cases[i].how == PAUSED_TOO_LONG)
+			some = 1;
+		{
+			struct xfer x = {&snd, &out, false, true, false};
+			uint64_t end = timeutil_mono_ms() + 10000;
+			while (!pred_up_len(&e, &some) && !e.up_aborted) {
+				if (timeutil_mono_ms() > end)
+					fail_msg("case %zu: stuck", i);
+				run_until(&e, pred_xfer, &x, 5);
+			}
+		}
+		if (cases[i].how == CLIENT_CLOSES) {
+			close(fd);
+			fd = -1;
+		} else if (cases[i].how == SERVER_CLOSES) {
+			http_server_close(e.srv);
+			e.srv = NULL;
+		} else if (cases[i].how == CHUNKED_TOO_BIG) {
+			struct xfer x = {&snd, &out, false, false, false};
+			assert_true(run_until(&e, pred_xfer, &x, 10000));
+		}
+		/* IDLE_TIMEOUT, PAUSED_TOO_LONG: the client sends no more. */
+		assert_true(run_until(&e, pred_aborted, NULL, 5000));
+		if (fd >= 0) {
+			assert_true(raw_read(&e, fd, &out, 0, 5000));
+			if (cases[i].status) {
+				snprintf(want, sizeof(want), "HTTP/1.1 %d ",
+				         cases[i].status);
+				if (strncmp(out.data, want, strlen(want)))
+					fail_msg("case %zu: got '%s'", i,
+					         out.data);
+			} else if (out.len) {
+				fail_msg("case %zu: got '%s'", i, out.data);
+			}
+			close(fd);
+		}
+		if (e.srv)
+			wait_conns(&e, 0);
+		run_for(&e, 20);
+		if (e.up_aborted != 1 || e.up_abort_err != cases[i].err)
+			fail_msg("case %zu: %d aborts, err %d", i, e.up_aborted,
+			         e.up_abort_err);
+		assert_int_equal(e.up_ended, 0);
+		assert_int_equal(e.up_live, 0);
+		assert_true(e.srv == NULL ||
+		            http_server_peak_input(e.srv) <= READ_BUF_BYTES);
+		buf_release(&out);
+		buf_release(&snd.pending);
+		env_stop(&e);
+	}
+}
+
+static bool pred_deferred(struct env *e, void *arg)
+{
+	(void)arg;
+	return e->deferred != NULL;
+}
+
+/* Requests pipelined behind streamed ones are answered in order. */
+static void test_stream_body_pipelined(void **state)
+{
+	struct env e;
+	struct buf out = BUF_INIT;
+	const char *a, *b, *c, *d;
+	char want[64];
+	int fd;
+
+	(void)state;
+	env_start_up(&e, NULL);
+	fd = raw_connect(e.port);
+	raw_sends(&e, fd,
+	          "POST /up/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	          "3\r\nabc\r\n4;x=y\r\ndefg\r\n0\r\nTrailer: t\r\n\r\n"
+	          "GET /after HTTP/1.1\r\n\r\n"
+	          "POST /up/defer HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+	          "GET /last HTTP/1.1\r\n\r\n");
+	assert_true(run_until(&e, pred_deferred, NULL, 3000));
+	run_for(&e, 30);
+	/* Nothing behind the deferred request is parsed meanwhile. */
+	assert_int_equal(e.nreq, 1);
+	http_respond(e.deferred, 202, "text/plain", "deferred", 8);
+	e.deferred = NULL;
+	assert_false(raw_read(&e, fd, &out, 4, 3000));
+	snprintf(want, sizeof(want), "/up/a len=7 sum=%08" PRIx32,
+	         fnv1a(FNV_INIT, "abcdefg", 7));
+	a = strstr(out.data, want);
+	b = strstr(out.data, "GET /after body=");
+	c = strstr(out.data, "HTTP/1.1 202 Accepted");
+	d = strstr(out.data, "GET /last body=");
+	assert_true(a && b && c && d && a < b && b < c && c < d);
+	assert_null(strstr(out.data, "Connection: close"));
+	assert_int_equal(e.up_ended, 2);
+	assert_int_equal(e.up_len, 5);
+	assert_int_equal(e.up_sum, fnv1a(FNV_INIT, "hello", 5));
+	assert_int_equal(e.nreq, 2);
+	assert_int_equal(http_server_connections(e.srv), 1);
+	close(fd);
+	wait_conns(&e, 0);
+	buf_release(&out);
+	env_stop(&e);
+}
+
+/* Other paths on the same server keep buffering, with their 413. */
+static void test_stream_route_others_buffered(void **state)
+{
+	enum { BODY = 512 * 1024 };
+	struct env e;
+	struct buf out = BUF_INIT, req = BUF_INIT;
+	int fd;
+
+	(void)state;
+	env_start_up(&e, NULL);
+	/* Over max_body_bytes (1 MiB) on a buffered path: 413. */
+	fd = raw_connect(e.port);
+	raw_sends(&e, fd,
+	          "POST /other HTTP/1.1\r\nContent-Length: 2000000\r\n\r\n");
+	assert_true(raw_read(&e, fd, &out, 0, 3000));
+	assert_memory_equal(out.data, "HTTP/1.1 413 ", 13);
+	close(fd);
+	assert_int_equal(e.up_started, 0);
+	/* "/upload" is not under "/up": buffered whole. */
+	buf_reset(&out);
+	buf_addf(&req, "POST /upload HTTP/1.1\r\nContent-Length: %d\r\n\r\n",
+	         BODY);
+	for (int i = 0; i < BODY; i++)
+		buf_addc(&req, (char)('a' + i % 26));
+	fd = raw_connect(e.port);
+	raw_send(&e, fd, req.data, req.len);
+	assert_false(raw_read(&e, fd, &out, 1, 5000));
+	assert_non_null(strstr(out.data, "POST /upload body=abcdef"));
+	assert_true(out.len > BODY);
+	assert_int_equal(e.nreq, 1);
+	assert_int_equal(e.up_started, 0);
+	assert_true(http_server_peak_input(e.srv) >= BODY);
+	/* A bodiless request answered by start keeps its connection. */
+	buf_reset(&out);
+	raw_sends(&e, fd,
+	          "GET /up/missing HTTP/1.1\r\n\r\nGET /fine HTTP/1.1\r\n\r\n");
+	assert_false(raw_read(&e, fd, &out, 2, 3000));
+	assert_memory_equal(out.data, "HTTP/1.1 404 ", 13);
+	assert_null(strstr(out.data, "Connection: close"));
+	assert_non_null(strstr(out.data, "GET /fine body="));
+	/* Expect: 100-continue is answered once start accepted. */
+	buf_reset(&out);
+	raw_sends(&e, fd,
+	          "PUT /up/e HTTP/1.1\r\nExpect: 100-continue\r\n"
+	          "Content-Length: 2\r\n\r\n");
+	run_for(&e, 30);
+	raw_sends(&e, fd, "ok");
+	assert_false(raw_read(&e, fd, &out, 2, 3000));
+	assert_memory_equal(out.data, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+	assert_non_null(strstr(out.data, "/up/e len=2 sum="));
+	/* A Content-Length over max_stream_body_bytes never reaches start. */
+	close(fd);
+	{
+		struct http_server_opts o = {.max_stream_body_bytes = 1000};
+		struct env e2;
+		int started;
+
+		env_start_up(&e2, &o);
+		buf_reset(&out);
+		fd = raw_connect(e2.port);
+		raw_sends(
+		    &e2, fd,
+		    "POST /up/x HTTP/1.1\r\nContent-Length: 1001\r\n\r\n");
+		assert_true(raw_read(&e2, fd, &out, 0, 3000));
+		assert_memory_equal(out.data, "HTTP/1.1 413 ", 13);
+		started = e2.up_started;
+		close(fd);
+		env_stop(&e2);
+		assert_int_equal(started, 0);
+	}
+	buf_release(&req);
+	buf_release(&out);
+	env_stop(&e);
+}
+
+static void long_start(struct http_request *req, void *arg)
+{
+	(void)arg;
+	http_respond_error(req, 404, "the long route");
+}
+
+static void test_stream_route_table(void **state)
+{
+	static const struct {
+		const char *path, *prefix;
+		bool match;
+	} cases[] = {
+	    {"/up", "/up", true},     {"/up/", "/up", true},
+	    {"/up/a/b", "/up", true}, {"/upload", "/up", false},
+	    {"/u", "/up", false},     {"/", "/up", false},
+	    {"/anything", "/", true}, {"/", "/", true},
+	    {"*", "/", false},        {"/up/a", "/up/", true},
+	    {"/up", "/up/", false},   {"/UP", "/up", false},
+	};
+	struct env e;
+	struct buf out = BUF_INIT;
+	int fd;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		if (http_path_has_prefix(cases[i].path, cases[i].prefix) !=
+		    cases[i].match)
+			fail_msg("'%s' under '%s': want %d", cases[i].path,
+			         cases[i].prefix, cases[i].match);
+	env_start_up(&e, NULL);
+	assert_int_equal(
+	    http_server_set_stream_route(e.srv, "up", up_start, &e), -EINVAL);
+	assert_int_equal(http_server_set_stream_route(e.srv, "", up_start, &e),
+	                 -EINVAL);
+	/* The longest prefix wins. */
+	assert_int_equal(
+	    http_server_set_stream_route(e.srv, "/up/long", long_start, &e), 0);
+	fd = raw_connect(e.port);
+	raw_sends(&e, fd,
+	          "GET /up/long/x HTTP/1.1\r\n\r\n"
+	          "POST /up/%61 HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
+	assert_false(raw_read(&e, fd, &out, 2, 3000));
+	assert_non_null(strstr(out.data, "HTTP/1.1 404 "));
+	assert_non_null(strstr(out.data, "the long route"));
+	assert_non_null(strstr(out.data, "/up/a len=2"));
+	assert_int_equal(e.up_started, 1);
+	/* Removed: "/up" takes it again. */
+	assert_int_equal(
+	    http_server_set_stream_route(e.srv, "/up/long", NULL, NULL), 0);
+	buf_reset(&out);
+	raw_sends(&e, fd, "GET /up/long/x HTTP/1.1\r\n\r\n");
+	assert_false(raw_read(&e, fd, &out, 1, 3000));
+	assert_non_null(strstr(out.data, "/up/long/x len=0"));
+	assert_int_equal(e.up_started, 2);
+	assert_int_equal(http_server_set_stream_route(e.srv, "/up", NULL, NULL),
+	                 0);
+	buf_reset(&out);
+	raw_sends(&e, fd, "POST /up/z HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
+	assert_false(raw_read(&e, fd, &out, 1, 3000));
+	assert_non_null(strstr(out.data, "POST /up/z body=hi"));
+	assert_int_equal(e.up_started, 2);
+	close(fd);
+	buf_release(&out);
+	env_stop(&e);
+}
+
 /* ---- pure helpers ------------------------------------------------------ */
 
 static void test_parse_hostport(void **state)
@@ -1394,6 +2168,63 @@ static void test_fuzz_entry(void **state)
 	buf_release(&bytes);
 }
 
+/* The fuzz entry's stream route: the same output however input is cut. */
+static void test_fuzz_entry_streamed(void **state)
+{
+	static const char in[] =
+	    "POST /up/a HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+	    "5\r\nhello\r\n7;ext=1\r\n, world\r\n0\r\nT: x\r\n\r\n"
+	    "PUT /up/b HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz"
+	    "GET /up HTTP/1.1\r\n\r\n"
+	    "GET /up/deny HTTP/1.1\r\n\r\n"
+	    "GET /plain HTTP/1.1\r\n\r\n"
+	    "POST /up/late HTTP/1.1\r\nContent-Length: 4\r\n\r\nabcd"
+	    "GET /never HTTP/1.1\r\n\r\n";
+	static const char none[] = "POST /up/none HTTP/1.1\r\n"
+				   "Content-Length: 1\r\n\r\nz";
+	static const char big[] = "POST /up/big HTTP/1.1\r\n"
+				  "Transfer-Encoding: chunked\r\n\r\n"
+				  "20001\r\n";
+	struct buf whole = BUF_INIT, bytes = BUF_INIT, cut = BUF_INIT;
+	char want[96];
+
+	(void)state;
+	http_fuzz_server_input(in, sizeof(in) - 1, 0, &whole);
+	http_fuzz_server_input(in, sizeof(in) - 1, 1, &bytes);
+	http_fuzz_server_input(in, sizeof(in) - 1, 7, &cut);
+	assert_string_equal(whole.data, bytes.data);
+	assert_string_equal(whole.data, cut.data);
+	snprintf(want, sizeof(want), "POST /up/a len=12 fnv=%08" PRIx32,
+	         fnv1a(FNV_INIT, "hello, world", 12));
+	assert_non_null(strstr(whole.data, want));
+	snprintf(want, sizeof(want), "PUT /up/b len=3 fnv=%08" PRIx32,
+	         fnv1a(FNV_INIT, "xyz", 3));
+	assert_non_null(strstr(whole.data, want));
+	snprintf(want, sizeof(want), "GET /up len=0 fnv=%08" PRIx32, FNV_INIT);
+	assert_non_null(strstr(whole.data, want));
+	assert_non_null(strstr(whole.data, "uploads denied"));
+	assert_non_null(strstr(whole.data, "GET /plain\n"));
+	assert_non_null(strstr(whole.data, "rejected at the first piece"));
+	assert_null(strstr(whole.data, "never"));
+	buf_reset(&whole);
+	http_fuzz_server_input(none, sizeof(none) - 1, 0, &whole);
+	assert_memory_equal(whole.data, "HTTP/1.1 500 ", 13);
+	/* One chunk one byte over the streamed limit (128 KiB): 413. */
+	buf_reset(&bytes);
+	buf_add(&bytes, big, sizeof(big) - 1);
+	for (int i = 0; i < 0x20001; i++)
+		buf_addc(&bytes, 'q');
+	buf_reset(&whole);
+	http_fuzz_server_input(bytes.data, bytes.len, 0, &whole);
+	assert_memory_equal(whole.data, "HTTP/1.1 413 ", 13);
+	buf_reset(&whole);
+	http_fuzz_server_input(bytes.data, bytes.len - 1, 0, &whole);
+	assert_int_equal(whole.len, 0); /* at the limit: still going */
+	buf_release(&whole);
+	buf_release(&bytes);
+	buf_release(&cut);
+}
+
 /* Trailers are dropped, not turned into headers. */
 static void test_trailers_dropped(void **state)
 {
@@ -1441,10 +2272,18 @@ int main(void)
 	    cmocka_unit_test(test_stream_enobufs),
 	    cmocka_unit_test(test_sub_non_200_and_refused),
 	    cmocka_unit_test(test_sub_silence_timeout),
+	    cmocka_unit_test(test_stream_body_64m),
+	    cmocka_unit_test(test_stream_body_pause_resume),
+	    cmocka_unit_test(test_stream_body_early_reject),
+	    cmocka_unit_test(test_stream_body_aborts),
+	    cmocka_unit_test(test_stream_body_pipelined),
+	    cmocka_unit_test(test_stream_route_others_buffered),
+	    cmocka_unit_test(test_stream_route_table),
 	    cmocka_unit_test(test_parse_hostport),
 	    cmocka_unit_test(test_path_decode),
 	    cmocka_unit_test(test_query_and_headers),
 	    cmocka_unit_test(test_fuzz_entry),
+	    cmocka_unit_test(test_fuzz_entry_streamed),
 	    cmocka_unit_test(test_trailers_dropped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
