@@ -1235,6 +1235,42 @@ void master_op_close_all(struct master *m)
  * have call set; neither means Mesos has the call and Atoll does not
  * implement it yet (501 saying so).
  */
+/*
+ * The reads whose size grows with the cluster (every task) are written by
+ * a forked snapshot, as /state is, so they never stall the master's loop.
+ */
+#define OP_SNAPSHOT_DOC(fn, TYPE, writer)                                      \
+	static void fn(struct master *m, struct jsonw *w)                      \
+	{                                                                      \
+		op_envelope_begin(w, TYPE);                                    \
+		writer(m, w);                                                  \
+		jsonw_obj_end(w);                                              \
+	}
+OP_SNAPSHOT_DOC(op_doc_get_state, "GET_STATE", op_write_state)
+OP_SNAPSHOT_DOC(op_doc_get_tasks, "GET_TASKS", op_write_tasks)
+OP_SNAPSHOT_DOC(op_doc_get_frameworks, "GET_FRAMEWORKS", op_write_frameworks)
+
+static void op_get_state(struct master *m, struct http_request *req,
+                         json_t *call)
+{
+	(void)call;
+	master_respond_snapshot(m, req, op_doc_get_state);
+}
+
+static void op_get_tasks(struct master *m, struct http_request *req,
+                         json_t *call)
+{
+	(void)call;
+	master_respond_snapshot(m, req, op_doc_get_tasks);
+}
+
+static void op_get_frameworks(struct master *m, struct http_request *req,
+                              json_t *call)
+{
+	(void)call;
+	master_respond_snapshot(m, req, op_doc_get_frameworks);
+}
+
 static const struct op_call {
 	const char *type;
 	op_write_fn *write;
@@ -1248,12 +1284,12 @@ static const struct op_call {
     {"SET_LOGGING_LEVEL", NULL, op_set_logging_level},
     {"LIST_FILES", NULL, NULL},
     {"READ_FILE", NULL, NULL},
-    {"GET_STATE", op_write_state, NULL},
+    {"GET_STATE", NULL, op_get_state},
     {"GET_AGENTS", op_write_agents, NULL},
-    {"GET_FRAMEWORKS", op_write_frameworks, NULL},
+    {"GET_FRAMEWORKS", NULL, op_get_frameworks},
     {"GET_EXECUTORS", op_write_executors, NULL},
     {"GET_OPERATIONS", NULL, NULL},
-    {"GET_TASKS", op_write_tasks, NULL},
+    {"GET_TASKS", NULL, op_get_tasks},
     {"GET_ROLES", op_write_roles, NULL},
     {"GET_WEIGHTS", NULL, NULL},
     {"UPDATE_WEIGHTS", NULL, NULL},
