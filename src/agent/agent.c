@@ -520,6 +520,7 @@ static void agent_free(struct agent *a)
 		agent_framework_maybe_remove(fw);
 	}
 	uv_run(a->loop, UV_RUN_DEFAULT);
+	cgroups_remove_root(&a->cgroups);
 	LIST_FOR_EACH_SAFE(pos, ltmp, &a->completed)
 	{
 		struct agent_completed_task *c =

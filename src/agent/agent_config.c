@@ -85,6 +85,21 @@ static const struct flag_def agent_flags[] = {
              "close HTTP connections idle this long"),
     FLAG_DEF(struct agent_config, max_completed_tasks, "max-completed-tasks",
              FLAG_INT, "1000", 0, 10000000, "completed tasks kept for /state"),
+    FLAG_DEF(struct agent_config, isolation, "isolation", FLAG_STRING, NULL, 0,
+             0,
+             "'posix' (no isolation) or 'cgroups' (v2 when the unified "
+             "hierarchy has cpu, memory and pids, else v1); default: "
+             "cgroups when usable and running as root, else posix"),
+    FLAG_DEF(struct agent_config, cgroups_root, "cgroups-root", FLAG_STRING,
+             "atoll", 0, 0, "the cgroup holding the containers' cgroups"),
+    FLAG_DEF(struct agent_config, cgroups_enable_cfs, "cgroups-enable-cfs",
+             FLAG_BOOL, "false", 0, 0,
+             "cap a container's cpu time at its cpus with a CFS quota "
+             "(else cpus only weigh its share)"),
+    FLAG_DEF(struct agent_config, cgroups_pids_max, "cgroups-pids-max",
+             FLAG_INT, "4096", 0, 4194304,
+             "most processes and threads in one container (0 = no "
+             "limit)"),
 };
 
 int agent_config_parse(struct agent_config *cfg, int argc, char **argv,
@@ -115,6 +130,19 @@ int agent_config_check(const struct agent_config *cfg, struct err *e)
 		               "--recover: expected 'reconnect' or "
 		               "'cleanup', got '%s'",
 		               cfg->recover);
+	if (cfg->isolation && strcmp(cfg->isolation, "posix") &&
+	    strcmp(cfg->isolation, "cgroups"))
+		return err_set(e,
+		               "--isolation: expected 'posix' or 'cgroups', "
+		               "got '%s'",
+		               cfg->isolation);
+	if (!cfg->cgroups_root || !*cfg->cgroups_root ||
+	    strchr(cfg->cgroups_root, '/') || !strcmp(cfg->cgroups_root, ".") ||
+	    !strcmp(cfg->cgroups_root, ".."))
+		return err_set(e,
+		               "--cgroups-root: must be one path component, "
+		               "got '%s'",
+		               cfg->cgroups_root ? cfg->cgroups_root : "");
 	if (cfg->port_file && !*cfg->port_file)
 		return err_set(e, "--port-file: must not be empty");
 	if (cfg->work_dir && !*cfg->work_dir)

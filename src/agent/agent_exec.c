@@ -18,7 +18,15 @@
  *                                      v
  *                              TERMINATED (agent_executor_exited): its
  *       unfinished tasks get TASK_FAILED / TASK_KILLED from the agent;
- *       freed once every task's updates are acknowledged.
+ *       its cgroup (if any) is removed; freed once every task's updates
+ *       are acknowledged.
+ *
+ * Memory limit: when the container's cgroup counted an OOM kill, a task's
+ * terminal update becomes TASK_FAILED with REASON_CONTAINER_LIMITATION_
+ * MEMORY from the agent, whether it comes from the executor (rewritten by
+ * agent_task_limitation as it is accepted, keeping its uuid so that the
+ * executor's acknowledgement still matches) or from the agent when the
+ * executor itself is gone (agent_executor_exited).
  *
  * Task life on the agent: created at RUN_TASK (STAGING, queued), LAUNCH
  * delivered when the executor is subscribed, then whatever the updates say;
@@ -191,6 +199,10 @@ void agent_executor_free(struct agent_executor *ex)
 		http_stream_end(ex->stream);
 		ex->stream = NULL;
 	}
+	/* An executor the next agent will not adopt must not outlive its
+	 * container's cgroup. */
+	if (a->stopping && !ex->checkpointed && list_empty(&ex->dead_link))
+		agent_executor_cgroup_destroy(ex);
 	if (!list_empty(&ex->dead_link)) { /* terminated */
 		list_del(&ex->dead_link);
 		if (ex->checkpointed && !a->stopping)
@@ -485,6 +497,78 @@ static void send_executor_exited(struct agent_executor *ex, int status)
 	buf_release(&body);
 }
 
+/* The message of a memory limitation, or NULL when ex's container has
+ * not hit its limit (no cgroup, or no OOM kill counted). */
+static char *memory_limitation_message(struct agent_executor *ex)
+{
+	const struct cgroups *cg = agent_executor_cgroups(ex);
+	struct cgroups_stats st;
+	uint64_t limit;
+
+	if (!cg || cgroups_stats_read(cg, ex->container_id, &st) ||
+	    st.oom_kills == 0)
+		return NULL;
+	limit = st.mem_limit_bytes != UINT64_MAX ? st.mem_limit_bytes
+	                                         : ex->limits.mem_bytes;
+	return xasprintf("Memory limit exceeded: Requested: %lluMB "
+	                 "Maximum Used: %lluMB (the container's processes "
+	                 "were killed %llu time(s) by the OOM killer)",
+	                 (unsigned long long)(limit >> 20),
+	                 (unsigned long long)((st.mem_max_usage_bytes
+	                                           ? st.mem_max_usage_bytes
+	                                           : st.mem_usage_bytes) >>
+	                                      20),
+	                 (unsigned long long)st.oom_kills);
+}
+
+/* Sets ex's end reason when its container hit its memory limit. */
+static void memory_limitation(struct agent_executor *ex)
+{
+	char *msg = memory_limitation_message(ex);
+
+	if (!msg)
+		return;
+	log_warn(AGENT_LOG, "framework=%s executor=%s container=%s %s",
+	         ex->fw->id, ex->id, ex->container_id, msg);
+	ex->end_reason = REASON_CONTAINER_LIMITATION_MEMORY;
+	free(ex->end_message);
+	ex->end_message = msg;
+}
+
+char *agent_task_limitation(struct agent_task *t, const char *status_json,
+                            enum task_state *state)
+{
+	json_t *st;
+	const char *reason;
+	char *msg, *out = NULL;
+
+	if (!t->executor || !task_state_is_terminal(*state) ||
+	    *state == TASK_KILLED)
+		return NULL;
+	st = json_loads(status_json, 0, NULL);
+	reason = json_string_value(json_object_get(st, "reason"));
+	if (!json_is_object(st) ||
+	    (reason && !strcmp(reason, "REASON_CONTAINER_LIMITATION_MEMORY")) ||
+	    !(msg = memory_limitation_message(t->executor))) {
+		json_decref(st);
+		return NULL;
+	}
+	log_warn(AGENT_LOG, "framework=%s task=%s container=%s %s", t->fw->id,
+	         t->id, t->executor->container_id, msg);
+	json_object_set_new(st, "state", json_string("TASK_FAILED"));
+	json_object_set_new(st, "source", json_string("SOURCE_AGENT"));
+	json_object_set_new(
+	    st, "reason",
+	    json_string(task_reason_name(REASON_CONTAINER_LIMITATION_MEMORY)));
+	json_object_set_new(st, "message", json_string(msg));
+	out = json_dumps(st, JSON_COMPACT);
+	if (out)
+		*state = TASK_FAILED;
+	free(msg);
+	json_decref(st);
+	return out;
+}
+
 void agent_executor_exited(struct agent_executor *ex, int status,
                            const char *how)
 {
@@ -505,6 +589,7 @@ void agent_executor_exited(struct agent_executor *ex, int status,
 	if (ex->pid > 0 && (!agent_pid_is_alive(ex->pid, 0) ||
 	                    agent_pid_is_alive(ex->pid, ex->pid_start)))
 		agent_signal_session(ex->pid, SIGKILL);
+	memory_limitation(ex);
 	hmap_remove(&fw->executors, &ex->node);
 	ex->state = EXECUTOR_TERMINATED;
 	list_add_tail(&fw->dead_executors, &ex->dead_link);
@@ -537,6 +622,7 @@ void agent_executor_exited(struct agent_executor *ex, int status,
 	}
 	if (!ex->is_command && !fw->shutting_down)
 		send_executor_exited(ex, status);
+	agent_executor_cgroup_destroy(ex);
 	if (list_empty(&ex->tasks))
 		agent_executor_free(ex);
 }

@@ -8,7 +8,9 @@
  *                    retry with backoff, acknowledgements
  *   agent_http.c     /health /version /state /flags, POST /api/v1/executor
  *   agent_operator.c POST /api/v1 (operator), /files/..., /monitor/...
- *   launcher.c       sandboxes, spawning executors, signals, pid liveness
+ *   launcher.c       sandboxes, spawning executors, signals, pid liveness,
+ *                    the isolation choice (posix or cgroups)
+ *   cgroups.c        control groups of containers (cgroups.h; pure parts)
  *   checkpoint.c     work-dir/meta: atomic files, journals, recovery
  *   update_stream.c  one task's update stream (pure; update_stream.h)
  *
@@ -39,6 +41,7 @@
 #include <uv.h>
 
 #include "agent/agent.h"
+#include "agent/cgroups.h"
 #include "agent/update_stream.h"
 #include "lib/buf.h"
 #include "lib/hmap.h"
@@ -86,6 +89,10 @@ struct agent_config {
 	uint64_t max_body_bytes;
 	double http_idle_timeout;
 	long max_completed_tasks;
+	char *isolation;    /* "posix", "cgroups", or NULL = automatic */
+	char *cgroups_root; /* the containers' parent cgroup */
+	bool cgroups_enable_cfs;
+	long cgroups_pids_max; /* pids.max of a container, 0 = none */
 };
 
 /* Facts about the machine used to fill in resources not given by flag. */
@@ -198,6 +205,8 @@ struct agent_executor {
 	uv_timer_t *kill_timer;       /* SIGKILL after the grace period */
 	enum task_reason end_reason;  /* for tasks it leaves behind */
 	char *end_message;            /* idem, or NULL */
+	bool isolated;                /* its container has a cgroup */
+	struct cgroups_limits limits; /* set on that cgroup */
 };
 
 struct agent_framework {
@@ -247,6 +256,9 @@ struct agent {
 	uv_signal_t sigint, sigterm;
 	bool stopping;
 	int exit_code; /* of agent_main once the loop stops */
+	/* The isolation, chosen at the first need (agent_cgroups). */
+	bool isolation_chosen;
+	struct cgroups cgroups; /* version CGROUPS_NONE = posix */
 	struct {
 		uint64_t tasks_launched, tasks_failed;
 		uint64_t executors_launched, executors_exited;
@@ -343,6 +355,15 @@ void agent_executor_free(struct agent_executor *ex);
 void agent_reap_adopted(struct agent *a);
 /* Arms the registration (or reregistration) deadline of ex. */
 void agent_executor_arm_registration(struct agent_executor *ex, double seconds);
+/*
+ * When the container of t's executor hit its memory limit (its OOM kill
+ * count is not zero) and status_json, a terminal update for t, does not
+ * say so yet: returns a copy (heap; same uuid) turned into TASK_FAILED
+ * from SOURCE_AGENT with REASON_CONTAINER_LIMITATION_MEMORY and a message,
+ * and sets *state. Else NULL.
+ */
+char *agent_task_limitation(struct agent_task *t, const char *status_json,
+                            enum task_state *state);
 
 /* ---- agent_updates.c ---------------------------------------------------- */
 
@@ -352,7 +373,9 @@ void agent_executor_arm_registration(struct agent_executor *ex, double seconds);
  * sends it when it is the new head. Returns 0, -EEXIST for a duplicate
  * (already safe), -EALREADY after a terminal update (dropped), -ENOSPC for
  * a non-terminal update when AGENT_MAX_PENDING_UPDATES are pending, or a
- * negative errno when it could not be recorded (nothing changed).
+ * negative errno when it could not be recorded (nothing changed). A
+ * terminal update of a container that hit its memory limit is recorded
+ * as that limitation (agent_task_limitation).
  */
 int agent_update_accept(struct agent_task *t, const char *status_json,
                         const uint8_t uuid[IDS_UUID_LEN],
@@ -414,6 +437,18 @@ unsigned long long agent_pid_start_time(pid_t pid);
 bool agent_pid_is_alive(pid_t pid, unsigned long long start);
 /* Sends sig to every process whose session id is sid. Returns how many. */
 int agent_signal_session(pid_t sid, int sig);
+/*
+ * The cgroups containers run in, or NULL with the posix isolation. The
+ * first call chooses (--isolation; automatic: cgroups when usable and
+ * root), logs the choice and removes container cgroups under the root
+ * that no live executor owns.
+ */
+const struct cgroups *agent_cgroups(struct agent *a);
+/* The cgroups of ex's container, or NULL when it has none (posix, or an
+ * adopted executor started without one). */
+const struct cgroups *agent_executor_cgroups(struct agent_executor *ex);
+/* Kills what is left in ex's container and removes its cgroup. */
+void agent_executor_cgroup_destroy(struct agent_executor *ex);
 
 /* ---- checkpoint.c ------------------------------------------------------- */
 

@@ -40,10 +40,14 @@
  * a hint to page through /files/read). The reads run on the loop: sandbox
  * logs are usually in the page cache and a read is bounded.
  *
- * Container statistics come from one /proc scan per request: the executor
- * (checked against its recorded start time) and all its descendants,
- * summing user/system time of the living and of the children they reaped,
- * and resident memory.
+ * Container statistics come from the container's cgroup when it has one
+ * (cpu time, memory usage, CFS throttling, as Mesos's ResourceStatistics
+ * fields), else from one /proc scan per request: the
+ * executor (checked against its recorded start time) and all its
+ * descendants, summing user/system time of the living and of the children
+ * they reaped, and resident memory. Processes and threads always come
+ * from the scan; cpus_limit and mem_limit_bytes are the live tasks'
+ * resources (the cgroup's limits add the executor overhead).
  */
 #include "lib/compat.h"
 #include "agent/agent_int.h"
@@ -639,7 +643,36 @@ static void op_executor_limits(const struct agent_executor *ex, double *cpus,
 	resources_release(&used);
 }
 
-/* A ResourceStatistics of ex's process tree. */
+/* Writes the cgroup's usage fields of a ResourceStatistics. Returns false
+ * when the container has no readable cgroup. */
+static bool op_write_cgroup_statistics(struct jsonw *w,
+                                       const struct agent_executor *ex)
+{
+	/* Not const: it may note that an adopted executor has a cgroup. */
+	struct agent_executor *mex = (struct agent_executor *)ex;
+	const struct cgroups *cg = agent_executor_cgroups(mex);
+	struct cgroups_stats st;
+
+	if (!cg || cgroups_stats_read(cg, ex->container_id, &st))
+		return false;
+	jsonw_kdouble(w, "cpus_user_time_secs", (double)st.user_usec / 1e6);
+	jsonw_kdouble(w, "cpus_system_time_secs", (double)st.system_usec / 1e6);
+	if (ex->limits.cfs) {
+		jsonw_kuint(w, "cpus_nr_periods", st.nr_periods);
+		jsonw_kuint(w, "cpus_nr_throttled", st.nr_throttled);
+		jsonw_kdouble(w, "cpus_throttled_time_secs",
+		              (double)st.throttled_usec / 1e6);
+	}
+	jsonw_kuint(w, "mem_total_bytes", st.mem_usage_bytes);
+	if (st.mem_max_usage_bytes)
+		jsonw_kuint(w, "mem_max_bytes", st.mem_max_usage_bytes);
+	jsonw_kuint(w, "mem_rss_bytes", st.mem_rss_bytes);
+	jsonw_kuint(w, "mem_anon_bytes", st.mem_rss_bytes);
+	jsonw_kuint(w, "mem_cache_bytes", st.mem_cache_bytes);
+	return true;
+}
+
+/* A ResourceStatistics of ex's container. */
 static void op_write_statistics(struct jsonw *w, const struct op_procs *ps,
                                 const struct agent_executor *ex)
 {
@@ -663,10 +696,20 @@ static void op_write_statistics(struct jsonw *w, const struct op_procs *ps,
 	op_executor_limits(ex, &cpus, &mem);
 	jsonw_obj_begin(w);
 	jsonw_kdouble(w, "timestamp", timeutil_wall());
-	jsonw_kdouble(w, "cpus_user_time_secs", (double)ut / (double)tck);
-	jsonw_kdouble(w, "cpus_system_time_secs", (double)st / (double)tck);
+	if (op_write_cgroup_statistics(w, ex)) {
+		/* as Mesos: the cgroup's limits (the tasks' resources plus the
+		 * executor overhead) */
+		cpus = ex->limits.cpus;
+		mem = (double)ex->limits.mem_bytes;
+	} else {
+		jsonw_kdouble(w, "cpus_user_time_secs",
+		              (double)ut / (double)tck);
+		jsonw_kdouble(w, "cpus_system_time_secs",
+		              (double)st / (double)tck);
+		jsonw_kuint(w, "mem_rss_bytes",
+		            rss * (uint64_t)(page > 0 ? page : 0));
+	}
 	jsonw_kdouble(w, "cpus_limit", cpus);
-	jsonw_kuint(w, "mem_rss_bytes", rss * (uint64_t)(page > 0 ? page : 0));
 	jsonw_kuint(w, "mem_limit_bytes", (uint64_t)mem);
 	jsonw_kuint(w, "processes", nproc);
 	jsonw_kuint(w, "threads", threads);

@@ -32,8 +32,9 @@ enum task_state agent_lost_state(const struct agent_framework *fw)
 	                                                      : TASK_LOST;
 }
 
-int agent_update_accept(struct agent_task *t, const char *status_json,
-                        const uint8_t uuid[IDS_UUID_LEN], enum task_state state)
+static int update_accept(struct agent_task *t, const char *status_json,
+                         const uint8_t uuid[IDS_UUID_LEN],
+                         enum task_state state)
 {
 	struct agent *a = t->fw->agent;
 	struct err e = {{0}};
@@ -69,6 +70,18 @@ int agent_update_accept(struct agent_task *t, const char *status_json,
 	if (t->stream.npending == 1)
 		agent_update_send_head(t);
 	return 0;
+}
+
+int agent_update_accept(struct agent_task *t, const char *status_json,
+                        const uint8_t uuid[IDS_UUID_LEN], enum task_state state)
+{
+	/* A container that hit its memory limit turns the terminal update
+	 * into that limitation (agent_exec.c). */
+	char *limited = agent_task_limitation(t, status_json, &state);
+	int rc = update_accept(t, limited ? limited : status_json, uuid, state);
+
+	free(limited);
+	return rc;
 }
 
 void agent_update_generate(struct agent_task *t, enum task_state state,

@@ -13,7 +13,25 @@
  * puts its task in one). agent_executor_kill_all() therefore scans /proc
  * once, takes the executor, all its descendants and every member of a
  * session led by one of them, and SIGKILLs them all. A process that forks
- * between the scan and the kill can escape; cgroups will close that gap.
+ * between the scan and the kill can escape; cgroups close that gap.
+ *
+ * Isolation (agent_cgroups): --isolation=posix|cgroups, by default cgroups
+ * when the machine has a usable hierarchy (cgroups.h) and the agent runs
+ * as root, else posix; chosen once, at the first need, and logged. With
+ * cgroups, each container gets a cgroup named by its container id,
+ * created with its limits (the tasks' cpus and mem plus Mesos's executor
+ * overhead, --cgroups-pids-max) before the executor is spawned. The
+ * executor's pid is moved into it right after uv_spawn returns, from the
+ * agent: the executor forks its task only after it has subscribed and
+ * received LAUNCH, which this loop sends later, so the task's first
+ * instruction always runs inside the cgroup (a custom executor could fork
+ * helpers in that short window; they are still killed by the session
+ * scan). This keeps the executor ignorant of cgroups. When the move fails
+ * the executor is killed and the launch fails. The cgroup is removed when
+ * the executor has exited (agent_executor_cgroup_destroy, which first
+ * kills what is left in it); an agent restart keeps the cgroups of the
+ * executors it adopts and removes those of its other runs (never those of
+ * another agent sharing the root).
  */
 #include "lib/compat.h"
 #include "agent/agent_int.h"
@@ -21,11 +39,15 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <signal.h>
 #include <unistd.h>
 
 #include "lib/err.h"
 #include "lib/log.h"
+
+/* Age after which an empty container cgroup is a leftover. */
+#define AGENT_STALE_CGROUP_SECS 60
 
 #define DEFAULT_PATH                                                           \
 	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -225,6 +247,179 @@ void agent_executor_kill_all(struct agent_executor *ex)
 	}
 	log_debug(AGENT_LOG, "executor=%s pid=%d processes=%d SIGKILL sent",
 	          ex->id, (int)ex->pid, n);
+}
+
+/* ---- isolation ----------------------------------------------------------- */
+
+/* True when cid is a run of this agent's work directory (so that agents
+ * sharing --cgroups-root never remove each other's containers). */
+static bool is_our_run(const struct agent *a, const char *cid)
+{
+	char *pattern;
+	glob_t g;
+	bool yes;
+
+	for (const char *p = cid; *p; p++)
+		if (!isalnum((unsigned char)*p) && *p != '-')
+			return false;
+	pattern = xasprintf("%s/slaves/*/frameworks/*/executors/*/runs/%s",
+	                    a->cfg.work_dir, cid);
+	yes = glob(pattern, GLOB_NOSORT, NULL, &g) == 0 && g.gl_pathc > 0;
+	globfree(&g);
+	free(pattern);
+	return yes;
+}
+
+/* Removes the container cgroups of this agent's runs that no live
+ * executor owns (left by executors that died while it was away), and
+ * empty ones older than AGENT_STALE_CGROUP_SECS whoever made them (left
+ * by agents whose work directory is gone). */
+static void remove_orphan_cgroups(struct agent *a)
+{
+	char **ids;
+	size_t n;
+
+	if (cgroups_list(&a->cgroups, &ids, &n))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct hmap_node *fn, *ftmp, *en, *etmp;
+		bool owned = false;
+		size_t k, j;
+
+		HMAP_FOR_EACH_SAFE(&a->frameworks, k, fn, ftmp)
+		{
+			struct agent_framework *fw =
+			    container_of(fn, struct agent_framework, node);
+			HMAP_FOR_EACH_SAFE(&fw->executors, j, en, etmp)
+			{
+				struct agent_executor *ex = container_of(
+				    en, struct agent_executor, node);
+				owned =
+				    owned || !strcmp(ex->container_id, ids[i]);
+			}
+		}
+		if (!owned && (is_our_run(a, ids[i]) ||
+		               cgroups_is_stale(&a->cgroups, ids[i],
+		                                AGENT_STALE_CGROUP_SECS))) {
+			log_info(AGENT_LOG,
+			         "container=%s removing the cgroup of an "
+			         "unknown container",
+			         ids[i]);
+			if (cgroups_destroy(&a->cgroups, ids[i]))
+				log_warn(AGENT_LOG,
+				         "container=%s cannot remove its "
+				         "cgroup: processes remain",
+				         ids[i]);
+		}
+		free(ids[i]);
+	}
+	free(ids);
+}
+
+const struct cgroups *agent_cgroups(struct agent *a)
+{
+	const char *want = a->cfg.isolation;
+	struct err e = {{0}};
+
+	if (a->isolation_chosen)
+		return a->cgroups.version == CGROUPS_NONE ? NULL : &a->cgroups;
+	a->isolation_chosen = true;
+	memset(&a->cgroups, 0, sizeof(a->cgroups));
+	if (want && !strcmp(want, "posix")) {
+		log_info(AGENT_LOG, "isolation=posix chosen by --isolation");
+		return NULL;
+	}
+	if (!want && geteuid() != 0) {
+		log_info(AGENT_LOG, "isolation=posix not root: cgroups not "
+		                    "used");
+		return NULL;
+	}
+	if (cgroups_detect(&a->cgroups, a->cfg.cgroups_root, &e) ||
+	    a->cgroups.version == CGROUPS_NONE) {
+		a->cgroups.version = CGROUPS_NONE;
+		if (want)
+			log_error(AGENT_LOG,
+			          "isolation=posix cgroups asked for but not "
+			          "usable: %s",
+			          e.msg);
+		else
+			log_info(AGENT_LOG,
+			         "isolation=posix cgroups not "
+			         "usable: %s",
+			         e.msg);
+		return NULL;
+	}
+	log_info(AGENT_LOG, "isolation=cgroups version=%s root='%s' cfs=%s",
+	         cgroups_version_name(a->cgroups.version), a->cgroups.root,
+	         a->cfg.cgroups_enable_cfs ? "true" : "false");
+	remove_orphan_cgroups(a);
+	return &a->cgroups;
+}
+
+const struct cgroups *agent_executor_cgroups(struct agent_executor *ex)
+{
+	const struct cgroups *cg = agent_cgroups(ex->fw->agent);
+
+	if (!cg)
+		return NULL;
+	if (!ex->isolated && ex->recovered &&
+	    cgroups_exists(cg, ex->container_id))
+		ex->isolated = true;
+	return ex->isolated ? cg : NULL;
+}
+
+void agent_executor_cgroup_destroy(struct agent_executor *ex)
+{
+	const struct cgroups *cg = agent_executor_cgroups(ex);
+
+	if (!cg)
+		return;
+	if (cgroups_destroy(cg, ex->container_id))
+		log_warn(AGENT_LOG,
+		         "executor=%s container=%s cannot remove its cgroup: "
+		         "processes remain",
+		         ex->id, ex->container_id);
+	else
+		log_debug(AGENT_LOG, "executor=%s container=%s cgroup removed",
+		          ex->id, ex->container_id);
+	ex->isolated = false;
+}
+
+/* Creates ex's cgroup with the limits of its tasks. Returns 0 (also with
+ * posix isolation) or a negative errno with e set (also when cgroups were
+ * asked for by flag and are not usable: no task runs unconfined then). */
+static int create_cgroup(struct agent_executor *ex, struct err *e)
+{
+	struct agent *a = ex->fw->agent;
+	const struct cgroups *cg = agent_cgroups(a);
+	double cpus = 0, mem = 0;
+	struct list *pos, *tmp;
+	int rc;
+
+	if (!cg && a->cfg.isolation && !strcmp(a->cfg.isolation, "cgroups"))
+		return err_set(e, "--isolation=cgroups: cgroups are not usable "
+		                  "on this machine (see the agent's log)");
+	if (!cg)
+		return 0;
+	LIST_FOR_EACH_SAFE(pos, tmp, &ex->tasks)
+	{
+		struct agent_task *t =
+		    list_entry(pos, struct agent_task, executor_link);
+		cpus += res_to_double(resources_scalar(&t->resources, "cpus"));
+		mem += res_to_double(resources_scalar(&t->resources, "mem"));
+	}
+	cgroups_limits_for(&ex->limits, cpus, mem, a->cfg.cgroups_enable_cfs,
+	                   (uint64_t)a->cfg.cgroups_pids_max);
+	if ((rc = cgroups_create(cg, ex->container_id, &ex->limits, e)))
+		return rc;
+	ex->isolated = true;
+	log_info(AGENT_LOG,
+	         "executor=%s container=%s cpus=%g mem_bytes=%llu "
+	         "pids=%llu cgroup created",
+	         ex->id, ex->container_id, ex->limits.cpus,
+	         (unsigned long long)ex->limits.mem_bytes,
+	         (unsigned long long)ex->limits.pids);
+	return 0;
 }
 
 /* ---- spawning ------------------------------------------------------------ */
@@ -443,6 +638,8 @@ int agent_launch_executor(struct agent_executor *ex,
 		rc = fds[1] < 0 ? fds[1] : fds[2];
 		goto out;
 	}
+	if ((rc = create_cgroup(ex, e)))
+		goto out;
 	build_argv(&argv, &file, ex, cmd);
 	build_env(&env, ex, cmd);
 	memset(&opts, 0, sizeof(opts));
@@ -470,6 +667,14 @@ int agent_launch_executor(struct agent_executor *ex,
 	ex->proc = proc;
 	ex->pid = proc->pid;
 	ex->pid_start = agent_pid_start_time(ex->pid);
+	if (ex->isolated &&
+	    (rc = cgroups_attach(&a->cgroups, ex->container_id, ex->pid, e))) {
+		/* Never run a task outside its limits. The exit callback
+		 * finds the executor terminated already. */
+		err_prefix(e, "cannot move the executor into its cgroup");
+		kill(ex->pid, SIGKILL);
+		goto out;
+	}
 	log_info(AGENT_LOG,
 	         "framework=%s executor=%s pid=%d sandbox='%s' "
 	         "executor started",
