@@ -302,6 +302,7 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 	jsonw_obj_end(&w);
 	(void)master_agent_send(a, &ev);
 	buf_release(&ev);
+	master_agent_send_pending_kills(a);
 }
 
 static void agent_update(struct master *m, struct http_request *req,

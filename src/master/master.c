@@ -472,6 +472,7 @@ static void master_task_free(struct master_task *t)
 	task_status_release(&t->status);
 	resources_release(&t->resources);
 	free(t->info_json);
+	free(t->kill_policy_json);
 	free(t);
 }
 
@@ -543,18 +544,12 @@ void master_task_set_state(struct master_task *t, enum task_state state)
 	}
 }
 
-bool master_task_kill(struct master_task *t, const json_t *kill_policy)
+/* Sends KILL_TASK for t with the policy given as compact JSON (or none). */
+static void master_task_send_kill(struct master_task *t, const char *policy)
 {
 	struct buf ev = BUF_INIT;
 	struct jsonw w;
 
-	if (!t->agent || !t->agent->stream) {
-		log_info(MASTER_COMPONENT,
-		         "framework=%s task=%s kill deferred: agent not "
-		         "connected",
-		         t->framework->id, t->id);
-		return false;
-	}
 	jsonw_init(&w, &ev);
 	jsonw_obj_begin(&w);
 	jsonw_kstr(&w, "type", "KILL_TASK");
@@ -562,17 +557,52 @@ bool master_task_kill(struct master_task *t, const json_t *kill_policy)
 	jsonw_obj_begin(&w);
 	jsonw_kid(&w, "framework_id", t->framework->id);
 	jsonw_kid(&w, "task_id", t->id);
-	if (json_is_object(kill_policy)) {
-		char *s = json_dumps(kill_policy, JSON_COMPACT);
+	if (policy) {
 		jsonw_key(&w, "kill_policy");
-		jsonw_raw(&w, s, strlen(s));
-		free(s);
+		jsonw_raw(&w, policy, strlen(policy));
 	}
 	jsonw_obj_end(&w);
 	jsonw_obj_end(&w);
 	(void)master_agent_send(t->agent, &ev);
 	buf_release(&ev);
-	return true;
+}
+
+bool master_task_kill(struct master_task *t, const json_t *kill_policy)
+{
+	char *policy = json_is_object(kill_policy)
+	                   ? json_dumps(kill_policy, JSON_COMPACT)
+	                   : NULL;
+
+	if (t->agent && t->agent->stream) {
+		master_task_send_kill(t, policy);
+		free(policy);
+		return true;
+	}
+	log_info(MASTER_COMPONENT,
+	         "framework=%s task=%s agent is disconnected; the kill will "
+	         "be sent if it reregisters",
+	         t->framework->id, t->id);
+	t->kill_pending = true;
+	free(t->kill_policy_json);
+	t->kill_policy_json = policy;
+	return false;
+}
+
+void master_agent_send_pending_kills(struct master_agent *a)
+{
+	struct list *pos, *tmp;
+
+	LIST_FOR_EACH_SAFE(pos, tmp, &a->tasks)
+	{
+		struct master_task *t =
+		    list_entry(pos, struct master_task, agent_link);
+		if (!t->kill_pending || task_state_is_terminal(t->state))
+			continue;
+		t->kill_pending = false;
+		master_task_send_kill(t, t->kill_policy_json);
+		free(t->kill_policy_json);
+		t->kill_policy_json = NULL;
+	}
 }
 
 void master_task_complete(struct master_task *t)

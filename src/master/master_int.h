@@ -79,6 +79,9 @@ struct master_task {
 	 * complete the task */
 	bool terminal_uuid_set;
 	uint8_t terminal_uuid[IDS_UUID_LEN];
+	/* a kill asked while the agent was away, sent when it comes back */
+	bool kill_pending;
+	char *kill_policy_json; /* NULL = the task's own policy */
 };
 
 struct master_offer {
@@ -201,8 +204,11 @@ struct master_task *master_task_add(struct master_framework *fw,
 /* Applies a new latest state; frees resources on terminal states. */
 void master_task_set_state(struct master_task *t, enum task_state state);
 /* Asks the task's agent to kill it (kill_policy may be NULL). Returns
- * false when its agent is not connected (nothing sent). */
+ * false when its agent is not connected: the kill is then kept and sent
+ * when the agent reregisters (as Mesos retries it). */
 bool master_task_kill(struct master_task *t, const json_t *kill_policy);
+/* Sends the kills kept for a's tasks while it was away. */
+void master_agent_send_pending_kills(struct master_agent *a);
 /* Moves a terminal task to the framework's completed list. */
 void master_task_complete(struct master_task *t);
 struct master_agent *master_agent_add(struct master *m, const char *id,

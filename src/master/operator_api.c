@@ -897,8 +897,8 @@ static void op_remember_gone(struct master_op *op, const char *agent_id)
  * operator API cannot kill one task, only tear down its whole framework.
  * The owning framework sees the usual TASK_KILLING/TASK_KILLED updates.
  * 202 when sent; 400 without task_id; 404 unknown; 409 when the id is in
- * several frameworks (name one) or the task has already ended; 503 when
- * its agent is disconnected.
+ * several frameworks (name one) or the task has already ended. A kill for
+ * a task whose agent is disconnected is sent when the agent reregisters.
  */
 static void op_kill_task(struct master *m, struct http_request *req,
                          json_t *call)
@@ -945,13 +945,8 @@ static void op_kill_task(struct master *m, struct http_request *req,
 		                   tid, task_state_name(t->state));
 		return;
 	}
-	if (!master_task_kill(t, json_object_get(p, "kill_policy"))) {
-		http_respond_error(req, 503,
-		                   "The agent of task '%s' is not connected; "
-		                   "try again when it is back",
-		                   tid);
-		return;
-	}
+	/* sent now, or when a disconnected agent comes back */
+	(void)master_task_kill(t, json_object_get(p, "kill_policy"));
 	log_info(OPAPI, "framework=%s task=%s KILL_TASK by the operator",
 	         t->framework->id, tid);
 	http_respond(req, 202, NULL, NULL, 0);

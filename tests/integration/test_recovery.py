@@ -92,6 +92,35 @@ def test_master_restart_rebuilds_from_agents():
         s2.close()
 
 
+def test_kill_while_agent_away_is_sent_when_it_returns():
+    with Cluster(agents=1) as c:
+        s = RawScheduler(c.master.port, dict(FW, failover_timeout=600, checkpoint=True))
+        s.subscribe()
+        o = s.expect("OFFERS")["offers"]["offers"][0]
+        launch(s, o, [task_info("away", o, "sleep 60")])
+        while True:
+            u = s.expect("UPDATE")["update"]["status"]
+            s.ack(u)
+            if u["state"] == "TASK_RUNNING":
+                break
+        agent = c.agents[0]
+        agent.kill9()
+        wait_for(lambda: not c.state()["slaves"][0]["active"], 10, "agent disconnected")
+        st, _, body = s.call("KILL", {"task_id": {"value": "away"}, "agent_id": o["agent_id"]})
+        assert st == 202, body
+        agent.start()
+        # the agent comes back with its executor; the kept kill reaches it
+        while True:
+            u = s.expect("UPDATE", timeout=20)["update"]["status"]
+            s.ack(u)
+            if u["state"] in ("TASK_KILLED", "TASK_FAILED", "TASK_FINISHED"):
+                break
+        assert u["state"] == "TASK_KILLED", u
+        s.call("TEARDOWN")
+        s.close()
+
+
 if __name__ == "__main__":
     run_tests([test_heartbeats, test_offer_timeout_rescinds_hoarded_offers,
-               test_master_restart_rebuilds_from_agents])
+               test_master_restart_rebuilds_from_agents,
+               test_kill_while_agent_away_is_sent_when_it_returns])
