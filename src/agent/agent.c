@@ -31,43 +31,22 @@
 #include "lib/err.h"
 #include "lib/jsonw.h"
 #include "lib/log.h"
+#include "lib/loop.h"
 #include "lib/subscriber.h"
 #include "lib/timeutil.h"
 #include "lib/version.h"
 
 /* ---- helpers shared by the agent's files --------------------------------- */
 
-static void handle_free_cb(uv_handle_t *h)
-{
-	free(h);
-}
-
 void agent_handle_drop(uv_handle_t **h)
 {
-	if (!*h)
-		return;
-	if ((*h)->type == UV_TIMER)
-		uv_timer_stop((uv_timer_t *)*h);
-	(*h)->data = NULL;
-	if (!uv_is_closing(*h))
-		uv_close(*h, handle_free_cb);
-	*h = NULL;
+	loop_handle_drop(h);
 }
 
 uv_timer_t *agent_timer_start(struct agent *a, void *data, uv_timer_cb cb,
                               double seconds)
 {
-	uv_timer_t *t = xmalloc(sizeof(*t));
-	double ms = seconds * 1000.0;
-
-	uv_timer_init(a->loop, t);
-	t->data = data;
-	if (ms < 0)
-		ms = 0;
-	if (ms > 9e15)
-		ms = 9e15;
-	uv_timer_start(t, cb, (uint64_t)ms, 0);
-	return t;
+	return loop_timer_start(a->loop, data, cb, seconds);
 }
 
 const char *agent_id(const struct agent *a)

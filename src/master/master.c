@@ -47,6 +47,7 @@
 #include "lib/flags.h"
 #include "lib/jsonw.h"
 #include "lib/log.h"
+#include "lib/loop.h"
 #include "lib/timeutil.h"
 
 #define MASTER_COMPONENT "master"
@@ -119,36 +120,6 @@ uint64_t master_now_ms(struct master *m)
 {
 	(void)m;
 	return timeutil_mono_ms();
-}
-
-/* ---- timers ------------------------------------------------------------ */
-
-static void timer_free_cb(uv_handle_t *h)
-{
-	free(h);
-}
-
-/* Stops and frees a heap timer; *t becomes NULL. */
-static void timer_drop(uv_timer_t **t)
-{
-	if (!*t)
-		return;
-	uv_timer_stop(*t);
-	uv_close((uv_handle_t *)*t, timer_free_cb);
-	*t = NULL;
-}
-
-static uv_timer_t *timer_start(struct master *m, void *data, uv_timer_cb cb,
-                               double seconds)
-{
-	uv_timer_t *t = xmalloc(sizeof(*t));
-	uv_timer_init(m->loop, t);
-	t->data = data;
-	double ms = seconds * 1000.0;
-	if (ms > 9e15)
-		ms = 9e15;
-	uv_timer_start(t, cb, (uint64_t)ms, 0);
-	return t;
 }
 
 /* ---- lookups ----------------------------------------------------------- */
@@ -663,7 +634,7 @@ void master_framework_connected(struct master_framework *fw,
 {
 	struct master *m = fw->master;
 
-	timer_drop(&fw->failover_timer);
+	loop_timer_drop(&fw->failover_timer);
 	fw->stream = stream;
 	fw->active = true;
 	fw->recovered = false;
@@ -696,9 +667,9 @@ void master_framework_disconnected(struct master_framework *fw)
 	                    offsetof(struct master_offer, framework_link));
 	log_info(MASTER_COMPONENT, "framework=%s disconnected; failover in %gs",
 	         fw->id, fw->info.failover_timeout);
-	timer_drop(&fw->failover_timer);
-	fw->failover_timer =
-	    timer_start(m, fw, master_failover_cb, fw->info.failover_timeout);
+	loop_timer_drop(&fw->failover_timer);
+	fw->failover_timer = loop_timer_start(m->loop, fw, master_failover_cb,
+	                                      fw->info.failover_timeout);
 }
 
 static void master_framework_free(struct master_framework *fw)
@@ -721,7 +692,7 @@ static void master_framework_free(struct master_framework *fw)
 		master_task_free(
 		    list_entry(pos, struct master_task, completed_link));
 	}
-	timer_drop(&fw->failover_timer);
+	loop_timer_drop(&fw->failover_timer);
 	framework_info_release(&fw->info);
 	free(fw->id);
 	free(fw);
@@ -795,7 +766,7 @@ void master_framework_remove(struct master_framework *fw,
 		master_task_complete(t);
 	}
 	alloc_framework_remove(m->alloc, fw->id);
-	timer_drop(&fw->failover_timer);
+	loop_timer_drop(&fw->failover_timer);
 	if (fw->stream)
 		master_stream_error(&fw->stream, "framework removed");
 	fw->active = false;
@@ -850,7 +821,7 @@ void master_agent_connected(struct master_agent *a, struct http_stream *stream)
 {
 	struct master *m = a->master;
 
-	timer_drop(&a->removal_timer);
+	loop_timer_drop(&a->removal_timer);
 	a->stream = stream;
 	a->connected = true;
 	alloc_agent_set_active(m->alloc, a->id, true);
@@ -879,9 +850,9 @@ void master_agent_disconnected(struct master_agent *a)
 	master_rescind_list(&a->offers,
 	                    offsetof(struct master_offer, agent_link));
 	log_info(MASTER_COMPONENT, "agent=%s disconnected", a->id);
-	timer_drop(&a->removal_timer);
-	a->removal_timer = timer_start(
-	    m, a, master_agent_removal_cb,
+	loop_timer_drop(&a->removal_timer);
+	a->removal_timer = loop_timer_start(
+	    m->loop, a, master_agent_removal_cb,
 	    m->cfg.agent_ping_timeout * (double)m->cfg.max_agent_ping_timeouts);
 }
 
@@ -920,7 +891,7 @@ void master_agent_remove(struct master_agent *a, enum task_reason reason)
 	}
 	if (a->stream)
 		master_stream_error(&a->stream, "agent removed");
-	timer_drop(&a->removal_timer);
+	loop_timer_drop(&a->removal_timer);
 	alloc_agent_remove(m->alloc, a->id);
 	master_op_agent_removed(m, a->id);
 	hmap_remove(&m->agents, &a->node);
@@ -1063,7 +1034,7 @@ static void master_free(struct master *m)
 			list_del(&t->agent_link);
 			t->agent = NULL;
 		}
-		timer_drop(&a->removal_timer);
+		loop_timer_drop(&a->removal_timer);
 		hmap_remove(&m->agents, &a->node);
 		agent_info_release(&a->info);
 		resources_release(&a->used);

@@ -57,6 +57,7 @@
 
 #include "lib/jsonw.h"
 #include "lib/log.h"
+#include "lib/loop.h"
 #include "lib/v1call.h"
 #include "lib/version.h"
 
@@ -115,21 +116,6 @@ static struct master_op *op_get(struct master *m)
 static bool op_has_subscribers(const struct master *m)
 {
 	return m->op && !list_empty(&m->op->subscribers);
-}
-
-static void op_timer_free_cb(uv_handle_t *h)
-{
-	free(h);
-}
-
-/* Stops and closes a heap timer (freed from its close callback). */
-static void op_timer_drop(uv_timer_t **t)
-{
-	if (!*t)
-		return;
-	uv_timer_stop(*t);
-	uv_close((uv_handle_t *)*t, op_timer_free_cb);
-	*t = NULL;
 }
 
 static uv_timer_t *op_timer_new(struct master *m)
@@ -752,7 +738,7 @@ static void op_log_revert_cb(uv_timer_t *t)
 	log_set_level(lvl);
 	log_info(OPAPI, "logging level back to '%s' (--log-level)",
 	         log_level_name(lvl));
-	op_timer_drop(&m->op->log_revert);
+	loop_timer_drop(&m->op->log_revert);
 }
 
 /*
@@ -827,7 +813,7 @@ static void op_set_logging_level(struct master *m, struct http_request *req,
 	lvl = level > 0 ? LOG_DEBUG : MIN(base, LOG_INFO);
 	ms = (uint64_t)ns / 1000000 + ((uint64_t)ns % 1000000 != 0);
 	op = op_get(m);
-	op_timer_drop(&op->log_revert);
+	loop_timer_drop(&op->log_revert);
 	log_set_level(lvl);
 	if (lvl != base) {
 		op->log_revert = op_timer_new(m);
@@ -1205,11 +1191,11 @@ void master_op_close_all(struct master *m)
 		sub->stream = NULL;
 	}
 	op->nsubscribers = 0;
-	op_timer_drop(&op->heartbeat);
+	loop_timer_drop(&op->heartbeat);
 	if (op->log_revert) {
 		/* Leave the process logging as configured. */
 		log_set_level(op_configured_level(m));
-		op_timer_drop(&op->log_revert);
+		loop_timer_drop(&op->log_revert);
 	}
 	LIST_FOR_EACH_SAFE(pos, tmp, &op->gone_order)
 	{
