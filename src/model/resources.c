@@ -1958,24 +1958,47 @@ const struct attribute *attributes_find(const struct attributes *a,
 	return NULL;
 }
 
+/* Index of name in resources_write_map's fixed names cpus, mem, disk,
+ * gpus, or -1. */
+static int map_base_index(const char *name)
+{
+	switch (name[0]) {
+	case 'c':
+		return strcmp(name, "cpus") ? -1 : 0;
+	case 'm':
+		return strcmp(name, "mem") ? -1 : 1;
+	case 'd':
+		return strcmp(name, "disk") ? -1 : 2;
+	case 'g':
+		return strcmp(name, "gpus") ? -1 : 3;
+	default:
+		return -1;
+	}
+}
+
 /* Writes resources as the classic map: scalars summed by name, ranges as
  * "[a-b, c-d]" text, sets as "{a, b}" text. cpus/mem/disk/gpus always. */
 void resources_write_map(struct jsonw *w, const struct resources *r)
 {
 	static const char *const base[] = {"cpus", "mem", "disk", "gpus"};
+	int64_t sums[ARRAY_SIZE(base)] = {0};
 	struct buf text = BUF_INIT;
 
+	/* one pass for the four fixed names (summed as resources_scalar
+	 * does, in entry order) */
+	for (size_t i = 0; i < r->n; i++) {
+		int b = map_base_index(r->v[i].name);
+		if (b >= 0 && r->v[i].type == RESOURCE_SCALAR)
+			sums[b] = sat_add(sums[b], r->v[i].scalar);
+	}
 	jsonw_obj_begin(w);
 	for (size_t i = 0; i < ARRAY_SIZE(base); i++)
-		jsonw_kdouble(w, base[i],
-		              res_to_double(resources_scalar(r, base[i])));
+		jsonw_kdouble(w, base[i], res_to_double(sums[i]));
 	for (size_t i = 0; i < r->n; i++) {
 		const struct resource *x = &r->v[i];
-		bool seen = false;
-		for (size_t k = 0; k < ARRAY_SIZE(base); k++)
-			seen |= !strcmp(x->name, base[k]);
-		for (size_t k = 0; k < i; k++)
-			seen |= !strcmp(x->name, r->v[k].name);
+		bool seen = map_base_index(x->name) >= 0;
+		for (size_t k = 0; k < i && !seen; k++)
+			seen = !strcmp(x->name, r->v[k].name);
 		if (seen)
 			continue;
 		if (x->type == RESOURCE_SCALAR) {

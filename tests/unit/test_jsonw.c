@@ -266,6 +266,157 @@ static void test_keys_are_escaped(void **state)
 	buf_release(&b);
 }
 
+/* jsonw_str and jsonw_key (one pass over a C string) escape exactly as
+ * jsonw_escape does, wherever the first byte needing work falls, and across
+ * buffer growth. */
+static void test_cstr_paths_match_escape(void **state)
+{
+	static const char *const cases[] = {
+	    "",
+	    "plain ascii id-123",
+	    "\"lead",
+	    "trail\\",
+	    "mid\nline\ttab\rcr\bbs\fff",
+	    "\x01\x1f\x7f ctl",
+	    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	    "bad \xff\xc3( \xed\xa0\x80",
+	    "0123456789012345678901234567890123456789012345678901234567890123"
+	    "4567890123456789 long enough to grow the buffer \" twice over",
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct buf b = BUF_INIT;
+		struct jsonw w;
+		char *want = escape(cases[i], strlen(cases[i]));
+		char *pair = xasprintf("{%s:%s}", want, want);
+
+		jsonw_init(&w, &b);
+		jsonw_str(&w, cases[i]);
+		if (strcmp(b.data, want))
+			fail_msg("case %zu: got %s, want %s", i, b.data, want);
+		buf_reset(&b);
+		jsonw_init(&w, &b);
+		jsonw_obj_begin(&w);
+		jsonw_kstr(&w, cases[i], cases[i]);
+		jsonw_obj_end(&w);
+		if (strcmp(b.data, pair))
+			fail_msg("case %zu: got %s, want %s", i, b.data, pair);
+		json_decref(must_parse(b.data));
+		free(pair);
+		free(want);
+		buf_release(&b);
+	}
+}
+
+/* What jsonw_double must write for a finite v: printf's own formatting. */
+static void printf_double(char *out, size_t n, double v)
+{
+	if (v == floor(v) && fabs(v) < 1e15)
+		snprintf(out, n, "%.0f", v);
+	else
+		snprintf(out, n, "%.17g", v);
+}
+
+static void check_double_matches_printf(double v)
+{
+	char want[64];
+	struct buf b = BUF_INIT;
+	struct jsonw w;
+
+	if (!isfinite(v))
+		return; /* covered by test_doubles */
+	printf_double(want, sizeof(want), v);
+	jsonw_init(&w, &b);
+	jsonw_double(&w, v);
+	if (strcmp(b.data, want))
+		fail_msg("%a: got %s, want %s", v, b.data, want);
+	buf_release(&b);
+}
+
+/* xorshift64: a fixed pseudo-random sequence for the table below. */
+static uint64_t next_rand(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/* The hand-made formatter agrees with printf byte for byte: edge values,
+ * milli-unit values (resources), timestamps, and random bit patterns. */
+static void test_doubles_match_printf(void **state)
+{
+	static const double edges[] = {
+	    0.0,
+	    -0.0,
+	    0.1,
+	    0.3,
+	    -0.3,
+	    0.01,
+	    1e-3,
+	    1e-4,
+	    9.999e-4,
+	    0.00123,
+	    1e15,
+	    -1e15,
+	    1e15 - 0.5,
+	    1e15 - 0.125,
+	    999999999999999.9,
+	    1e14 + 0.00001,
+	    99999.999999999999,
+	    9.9999999999999999,
+	    9.999999999999999,
+	    0.99999999999999999,
+	    9007199254740992.0,
+	    9007199254740993.0,
+	    -9007199254740992.0,
+	    4503599627370495.5,
+	    1764075006.123456,
+	    1e16,
+	    1e17,
+	    1e-5,
+	    5e-324,
+	    1.7976931348623157e308,
+	    2.5,
+	    0.5,
+	    0.125,
+	    1.0 / 3,
+	    2.0 / 3,
+	    123456.789,
+	    0.1 + 0.2,
+	};
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(edges); i++) {
+		check_double_matches_printf(edges[i]);
+		check_double_matches_printf(-edges[i]);
+		check_double_matches_printf(nextafter(edges[i], 0));
+		check_double_matches_printf(nextafter(edges[i], INFINITY));
+	}
+	for (int64_t milli = -20000; milli <= 20000; milli++)
+		check_double_matches_printf((double)milli / 1000);
+	for (int i = 0; i < 200000; i++) {
+		uint64_t r = next_rand(&seed);
+		double v;
+		/* any finite bit pattern */
+		memcpy(&v, &r, sizeof(v));
+		if (isfinite(v))
+			check_double_matches_printf(v);
+		/* a mantissa at every exponent of the fast path's range */
+		v = ldexp((double)(r >> 11), (int)(r % 64) - 63);
+		check_double_matches_printf(v);
+		check_double_matches_printf((double)(int64_t)(r >> 14) / 1000);
+		check_double_matches_printf(1.7e9 +
+		                            (double)(r % 1000000) / 1e6);
+	}
+	/* ties: exact binary fractions with an 18th digit of 5 */
+	for (int k = 1; k < 64; k++) {
+		check_double_matches_printf(ldexp(1, -k));
+		check_double_matches_printf(1 + ldexp(1, -k));
+		check_double_matches_printf(ldexp(3, -k) + 1000);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +426,8 @@ int main(void)
 	    cmocka_unit_test(test_deep_nesting),
 	    cmocka_unit_test(test_doubles),
 	    cmocka_unit_test(test_keys_are_escaped),
+	    cmocka_unit_test(test_doubles_match_printf),
+	    cmocka_unit_test(test_cstr_paths_match_escape),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
