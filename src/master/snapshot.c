@@ -184,6 +184,12 @@ void master_respond_snapshot(struct master *m, struct http_request *req,
 	if (pid == 0) {
 		struct buf b = BUF_INIT;
 		struct jsonw w;
+		/* The loop's signal handlers would write into the parent's
+		 * signal pipe: this child must not take part in them. */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGCHLD, SIG_DFL);
 		close(fds[0]);
 		jsonw_init(&w, &b);
 		write_doc(m, &w);
