@@ -26,7 +26,7 @@ stop() { for p in $pids; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/nul
 while [ ! -s "$e2e/m" ]; do sleep 0.02; done
 "$BUILD/atoll" agent --port 0 --port-file "$e2e/a" --master "127.0.0.1:$(cat "$e2e/m")" \
 	--work-dir "$e2e/agent" --resources "cpus:2;mem:65536;disk:1024;ports:[31000-31001]" \
-	--log-level warn 2>"$e2e/a.log" & pids="$pids $!"
+	--log-level info 2>"$e2e/a.log" & pids="$pids $!"
 while [ ! -s "$e2e/a" ]; do sleep 0.02; done
 e2e_runs=""
 for r in 1 2 3; do
@@ -37,6 +37,8 @@ for r in 1 2 3; do
 	e2e_runs="$e2e_runs $(echo "$t1 - $t0" | bc)"
 done
 stop
+iso=$(grep -m1 -o 'isolation=.*' "$e2e/a.log" | sed 's/ root=.*//')
+[ -n "$iso" ] || iso="unknown"
 floor_runs=""
 for r in 1 2 3; do
 	t0=$(date +%s.%N)
@@ -89,7 +91,8 @@ cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 	echo "## Real launches on one agent (examples/hello_framework, loopback)"
 	echo
 	echo "$N tasks running \`true\`, each under its own \`atoll executor\`, submit to"
-	echo "all FINISHED and acknowledged; no cgroup isolation yet (posix)."
+	echo "all FINISHED and acknowledged; isolation: $iso (the agent's default:"
+	echo "one cgroup per container when running as root with cgroups)."
 	echo "Floor: fork+exec of \`true\` $N times from sh, same run."
 	echo
 	echo "| figure | median s | runs (min-max) |"
