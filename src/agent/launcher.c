@@ -368,20 +368,54 @@ const struct cgroups *agent_executor_cgroups(struct agent_executor *ex)
 	return ex->isolated ? cg : NULL;
 }
 
-void agent_executor_cgroup_destroy(struct agent_executor *ex)
-{
-	const struct cgroups *cg = agent_executor_cgroups(ex);
+/* A cgroup removal, run on the loop's thread pool: removing waits (up to
+ * 1 s) for killed processes to leave, which must not stall the loop. */
+struct cgroup_removal {
+	uv_work_t work;
+	struct cgroups cg; /* a copy: the agent may go first */
+	char *container_id, *executor_id;
+	int rc;
+};
 
-	if (!cg)
-		return;
-	if (cgroups_destroy(cg, ex->container_id))
+static void cgroup_removal_work(uv_work_t *w)
+{
+	struct cgroup_removal *r = container_of(w, struct cgroup_removal, work);
+	r->rc = cgroups_destroy(&r->cg, r->container_id);
+}
+
+static void cgroup_removal_done(uv_work_t *w, int status)
+{
+	struct cgroup_removal *r = container_of(w, struct cgroup_removal, work);
+
+	if (status == 0 && r->rc)
 		log_warn(AGENT_LOG,
 		         "executor=%s container=%s cannot remove its cgroup: "
 		         "processes remain",
-		         ex->id, ex->container_id);
-	else
+		         r->executor_id, r->container_id);
+	else if (status == 0)
 		log_debug(AGENT_LOG, "executor=%s container=%s cgroup removed",
-		          ex->id, ex->container_id);
+		          r->executor_id, r->container_id);
+	free(r->container_id);
+	free(r->executor_id);
+	free(r);
+}
+
+void agent_executor_cgroup_destroy(struct agent_executor *ex)
+{
+	const struct cgroups *cg = agent_executor_cgroups(ex);
+	struct cgroup_removal *r;
+
+	if (!cg)
+		return;
+	r = xcalloc(1, sizeof(*r));
+	r->cg = *cg;
+	r->container_id = xstrdup(ex->container_id);
+	r->executor_id = xstrdup(ex->id);
+	if (uv_queue_work(ex->fw->agent->loop, &r->work, cgroup_removal_work,
+	                  cgroup_removal_done)) {
+		cgroup_removal_work(&r->work);
+		cgroup_removal_done(&r->work, 0);
+	}
 	ex->isolated = false;
 }
 
