@@ -602,30 +602,6 @@ bad:
 
 /* ---- classic endpoints --------------------------------------------------- */
 
-static void write_attribute_map(struct jsonw *w, const struct attributes *at)
-{
-	struct buf text = BUF_INIT;
-
-	jsonw_obj_begin(w);
-	for (size_t i = 0; i < at->n; i++) {
-		const struct attribute *x = &at->v[i];
-		if (x->type == ATTRIBUTE_TEXT) {
-			jsonw_kstr(w, x->name, x->text);
-		} else if (x->type == ATTRIBUTE_SCALAR) {
-			jsonw_kdouble(w, x->name, res_to_double(x->scalar));
-		} else {
-			struct attributes one = {(struct attribute *)x, 1, 1};
-			const char *colon;
-			buf_reset(&text);
-			attributes_format(&text, &one);
-			colon = strchr(text.data, ':');
-			jsonw_kstr(w, x->name, colon ? colon + 1 : text.data);
-		}
-	}
-	jsonw_obj_end(w);
-	buf_release(&text);
-}
-
 static void write_task(struct jsonw *w, const struct agent_task *t)
 {
 	const struct agent *a = t->fw->agent;
@@ -787,7 +763,7 @@ static void write_state(struct agent *a, struct buf *out)
 	jsonw_key(&w, "resources");
 	resources_write_map(&w, &a->info.resources);
 	jsonw_key(&w, "attributes");
-	write_attribute_map(&w, &a->info.attributes);
+	attributes_write_map(&w, &a->info.attributes);
 	jsonw_key(&w, "flags");
 	agent_config_write(&a->cfg, &w, false);
 	jsonw_key(&w, "frameworks");

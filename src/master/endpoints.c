@@ -22,28 +22,6 @@
 #include "lib/timeutil.h"
 #include "lib/version.h"
 
-static void write_attribute_map(struct jsonw *w, const struct attributes *a)
-{
-	struct buf text = BUF_INIT;
-	jsonw_obj_begin(w);
-	for (size_t i = 0; i < a->n; i++) {
-		const struct attribute *x = &a->v[i];
-		if (x->type == ATTRIBUTE_TEXT) {
-			jsonw_kstr(w, x->name, x->text);
-		} else if (x->type == ATTRIBUTE_SCALAR) {
-			jsonw_kdouble(w, x->name, res_to_double(x->scalar));
-		} else {
-			struct attributes one = {(struct attribute *)x, 1, 1};
-			buf_reset(&text);
-			attributes_format(&text, &one);
-			const char *colon = strchr(text.data, ':');
-			jsonw_kstr(w, x->name, colon ? colon + 1 : text.data);
-		}
-	}
-	jsonw_obj_end(w);
-	buf_release(&text);
-}
-
 static void write_state_task(struct jsonw *w, const struct master_task *t)
 {
 	jsonw_obj_begin(w);
@@ -268,7 +246,7 @@ static void write_state_agent(struct jsonw *w, const struct master_agent *a)
 	resources_write_map(w, &unreserved);
 	resources_release(&unreserved);
 	jsonw_key(w, "attributes");
-	write_attribute_map(w, &a->info.attributes);
+	attributes_write_map(w, &a->info.attributes);
 	jsonw_kbool(w, "active", a->connected);
 	jsonw_kbool(w, "deactivated", false);
 	jsonw_kstr(w, "version", a->version ? a->version : ATOLL_VERSION);

@@ -2033,3 +2033,25 @@ void resources_write_map(struct jsonw *w, const struct resources *r)
 	jsonw_obj_end(w);
 	buf_release(&text);
 }
+
+void attributes_write_map(struct jsonw *w, const struct attributes *a)
+{
+	struct buf text = BUF_INIT;
+	jsonw_obj_begin(w);
+	for (size_t i = 0; i < a->n; i++) {
+		const struct attribute *x = &a->v[i];
+		if (x->type == ATTRIBUTE_TEXT) {
+			jsonw_kstr(w, x->name, x->text);
+		} else if (x->type == ATTRIBUTE_SCALAR) {
+			jsonw_kdouble(w, x->name, res_to_double(x->scalar));
+		} else {
+			struct attributes one = {(struct attribute *)x, 1, 1};
+			buf_reset(&text);
+			attributes_format(&text, &one);
+			const char *colon = strchr(text.data, ':');
+			jsonw_kstr(w, x->name, colon ? colon + 1 : text.data);
+		}
+	}
+	jsonw_obj_end(w);
+	buf_release(&text);
+}

@@ -197,6 +197,9 @@ int attributes_from_json(struct attributes *out, const json_t *arr,
 void attributes_write_json(struct jsonw *w, const struct attributes *a);
 /* Appends "rack:r1;zone:2;..." to out ("" when empty). */
 void attributes_format(struct buf *out, const struct attributes *a);
+/* Writes the classic (v0 /state) map: text and scalar values as themselves,
+ * ranges and sets in their text form ("[1-2]", "{a,b}"). */
+void attributes_write_map(struct jsonw *w, const struct attributes *a);
 /* The first attribute named name, or NULL. */
 const struct attribute *attributes_find(const struct attributes *a,
                                         const char *name);
