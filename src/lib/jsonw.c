@@ -74,6 +74,15 @@ static void jsonw_close(struct jsonw *w, char c)
 	BUG_ON(w->depth <= 0 || w->after_key);
 	w->depth--;
 	out_addc(w->out, c);
+	if (w->flush && w->out->len >= w->flush_at)
+		w->flush(w->out, w->flush_arg);
+}
+
+void jsonw_set_flush(struct jsonw *w, jsonw_flush_fn *fn, void *arg, size_t at)
+{
+	w->flush = fn;
+	w->flush_arg = arg;
+	w->flush_at = at;
 }
 
 void jsonw_obj_begin(struct jsonw *w)

@@ -19,14 +19,29 @@
 
 #define JSONW_MAX_DEPTH 64
 
+/* Hands over out's bytes (a prefix of the document) and empties out. */
+typedef void jsonw_flush_fn(struct buf *out, void *arg);
+
 struct jsonw {
 	struct buf *out;
 	int depth;
 	bool need_comma[JSONW_MAX_DEPTH];
 	bool after_key;
+	/* optional: flush out whenever it holds flush_at bytes at the end of
+	 * an object or array (see jsonw_set_flush) */
+	jsonw_flush_fn *flush;
+	void *flush_arg;
+	size_t flush_at;
 };
 
 void jsonw_init(struct jsonw *w, struct buf *out);
+/*
+ * Makes the writer hand its output to fn (which must empty the buffer)
+ * each time at least at bytes are pending at the end of an object or
+ * array, so a large document streams in pieces instead of being held
+ * whole. The caller flushes what remains after the last value.
+ */
+void jsonw_set_flush(struct jsonw *w, jsonw_flush_fn *fn, void *arg, size_t at);
 
 void jsonw_obj_begin(struct jsonw *w);
 void jsonw_obj_end(struct jsonw *w);

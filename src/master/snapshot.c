@@ -49,6 +49,16 @@ struct snapshot_job {
 	int handles;
 };
 
+static void snapshot_write_all(int fd, const char *p, size_t n);
+
+/* jsonw flush hook of the child: the pipe takes each 1 MiB as it is
+ * written, so the parent relays while the child still serialises. */
+static void snapshot_flush(struct buf *out, void *arg)
+{
+	snapshot_write_all(*(int *)arg, out->data, out->len);
+	buf_reset(out);
+}
+
 static void snapshot_write_all(int fd, const char *p, size_t n)
 {
 	while (n > 0) {
@@ -192,6 +202,7 @@ void master_respond_snapshot(struct master *m, struct http_request *req,
 		signal(SIGCHLD, SIG_DFL);
 		close(fds[0]);
 		jsonw_init(&w, &b);
+		jsonw_set_flush(&w, snapshot_flush, &fds[1], 1u << 20);
 		write_doc(m, &w);
 		snapshot_write_all(fds[1], b.data, b.len);
 		_exit(0);

@@ -417,6 +417,62 @@ static void test_doubles_match_printf(void **state)
 	}
 }
 
+struct flush_sink {
+	struct buf all;
+	int calls;
+	size_t largest;
+};
+
+static void collect(struct buf *out, void *arg)
+{
+	struct flush_sink *k = arg;
+	k->calls++;
+	if (out->len > k->largest)
+		k->largest = out->len;
+	buf_add(&k->all, out->data, out->len);
+	buf_reset(out);
+}
+
+/* A document written with a flush hook arrives whole, in pieces that
+ * stay near the threshold, and equals the one written without it. */
+static void write_doc(struct jsonw *w)
+{
+	jsonw_obj_begin(w);
+	jsonw_key(w, "tasks");
+	jsonw_arr_begin(w);
+	for (int i = 0; i < 2000; i++) {
+		jsonw_obj_begin(w);
+		jsonw_kint(w, "n", i);
+		jsonw_kstr(w, "name", "task with a \"quoted\" name");
+		jsonw_kdouble(w, "cpus", 0.1 * i);
+		jsonw_obj_end(w);
+	}
+	jsonw_arr_end(w);
+	jsonw_obj_end(w);
+}
+
+static void test_flush_streams_pieces(void **state)
+{
+	struct buf whole = BUF_INIT, b = BUF_INIT;
+	struct flush_sink k = {BUF_INIT, 0, 0};
+	struct jsonw w;
+
+	(void)state;
+	jsonw_init(&w, &whole);
+	write_doc(&w);
+	jsonw_init(&w, &b);
+	jsonw_set_flush(&w, collect, &k, 4096);
+	write_doc(&w);
+	buf_add(&k.all, b.data, b.len);
+	assert_true(k.calls > 10);
+	assert_true(k.largest < 4096 + 256);
+	assert_int_equal(k.all.len, whole.len);
+	assert_memory_equal(k.all.data, whole.data, whole.len);
+	buf_release(&whole);
+	buf_release(&b);
+	buf_release(&k.all);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -428,6 +484,7 @@ int main(void)
 	    cmocka_unit_test(test_keys_are_escaped),
 	    cmocka_unit_test(test_doubles_match_printf),
 	    cmocka_unit_test(test_cstr_paths_match_escape),
+	    cmocka_unit_test(test_flush_streams_pieces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
