@@ -32,7 +32,7 @@ CFLAGS += -std=c17 $(WARN) $(WERROR) $(SANFLAGS) -pthread
 LDFLAGS += $(SANFLAGS) -pthread
 LDLIBS := -luv -ljansson -lsqlite3 -lcurl -lm
 
-LIB_SRC := $(wildcard src/lib/*.c src/model/*.c src/alloc/*.c src/sched/*.c src/up/*.c \
+LIB_SRC := $(wildcard src/lib/*.c src/model/*.c src/alloc/*.c src/sched/*.c src/up/*.c src/services/*.c \
 	src/master/*.c src/agent/*.c src/executor/*.c src/cli/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(B)/%.o)
 LLHTTP_OBJ := $(B)/llhttp/api.o $(B)/llhttp/http.o $(B)/llhttp/llhttp.o

@@ -2055,3 +2055,153 @@ void attributes_write_map(struct jsonw *w, const struct attributes *a)
 	jsonw_obj_end(w);
 	buf_release(&text);
 }
+
+/* ---- taking pieces out of an offer ---------------------------------------- */
+
+static struct resource *res_piece_like(struct resources *take,
+                                       const struct resource *r,
+                                       enum resource_type type)
+{
+	struct resource *p;
+
+	ALLOC_GROW(take->v, take->n + 1, take->cap);
+	p = &take->v[take->n++];
+	memset(p, 0, sizeof(*p));
+	p->name = xstrdup(r->name);
+	p->type = type;
+	p->role = xstrdup(r->role);
+	p->alloc_role = r->alloc_role ? xstrdup(r->alloc_role) : NULL;
+	return p;
+}
+
+/* Moves take (a subset of avail by construction) from avail to out. */
+static void res_move(struct resources *avail, struct resources *take,
+                     struct resources *out)
+{
+	BUG_ON(resources_subtract(avail, take));
+	resources_add(out, take);
+	resources_release(take);
+}
+
+int resources_take_scalar(struct resources *avail, const char *name,
+                          int64_t amount, struct resources *out)
+{
+	struct resources take;
+	int64_t left = amount;
+
+	if (amount <= 0)
+		return 0;
+	resources_init(&take);
+	for (size_t i = 0; i < avail->n && left > 0; i++) {
+		const struct resource *r = &avail->v[i];
+		int64_t t;
+
+		if (r->type != RESOURCE_SCALAR || strcmp(r->name, name) ||
+		    r->scalar <= 0)
+			continue;
+		t = MIN(left, r->scalar);
+		res_piece_like(&take, r, RESOURCE_SCALAR)->scalar = t;
+		left -= t;
+	}
+	if (left > 0) {
+		resources_release(&take);
+		return -ENOSPC;
+	}
+	res_move(avail, &take, out);
+	return 0;
+}
+
+/* True when port p is in r's ranges and not yet in ports[0..n). */
+static bool res_port_free(const struct resource *r, uint64_t p,
+                          const int *ports, size_t n)
+{
+	bool in = false;
+
+	for (size_t i = 0; i < r->nranges && !in; i++)
+		in = p >= r->ranges[i].begin && p <= r->ranges[i].end;
+	for (size_t i = 0; i < n && in; i++)
+		in = (uint64_t)ports[i] != p;
+	return in;
+}
+
+int resources_take_ports(struct resources *avail, size_t n,
+                         const int *wanted, int *ports,
+                         struct resources *out)
+{
+	struct resources take;
+	size_t got = 0;
+
+	if (!n)
+		return 0;
+	resources_init(&take);
+	/* Exact ports first, so "any" ports never steal a wanted one. */
+	for (size_t k = 0; k < n; k++)
+		ports[k] = 0;
+	for (size_t k = 0; wanted && k < n; k++) {
+		bool found = false;
+
+		if (!wanted[k])
+			continue;
+		for (size_t i = 0; i < avail->n && !found; i++) {
+			const struct resource *r = &avail->v[i];
+
+			if (r->type != RESOURCE_RANGES ||
+			    strcmp(r->name, "ports"))
+				continue;
+			if (res_port_free(r, (uint64_t)wanted[k], ports, n)) {
+				struct resource *p =
+				    res_piece_like(&take, r, RESOURCE_RANGES);
+
+				p->ranges = xmalloc(sizeof(*p->ranges));
+				p->ranges[0].begin = p->ranges[0].end =
+				    (uint64_t)wanted[k];
+				p->nranges = 1;
+				ports[k] = wanted[k];
+				found = true;
+				got++;
+			}
+		}
+		if (!found)
+			goto out_none;
+	}
+	for (size_t k = 0; k < n; k++) {
+		if (ports[k])
+			continue;
+		for (size_t i = 0; i < avail->n && !ports[k]; i++) {
+			const struct resource *r = &avail->v[i];
+
+			if (r->type != RESOURCE_RANGES ||
+			    strcmp(r->name, "ports"))
+				continue;
+			for (size_t j = 0; j < r->nranges && !ports[k]; j++) {
+				for (uint64_t p = r->ranges[j].begin;
+				     p <= r->ranges[j].end && p <= 65535; p++) {
+					struct resource *piece;
+
+					if (!res_port_free(r, p, ports, n))
+						continue;
+					piece = res_piece_like(
+					    &take, r, RESOURCE_RANGES);
+					piece->ranges =
+					    xmalloc(sizeof(*piece->ranges));
+					piece->ranges[0].begin =
+					    piece->ranges[0].end = p;
+					piece->nranges = 1;
+					ports[k] = (int)p;
+					got++;
+					break;
+				}
+			}
+		}
+		if (!ports[k])
+			goto out_none;
+	}
+	BUG_ON(got != n);
+	res_move(avail, &take, out);
+	return 0;
+out_none:
+	resources_release(&take);
+	for (size_t k = 0; k < n; k++)
+		ports[k] = 0;
+	return -ENOSPC;
+}

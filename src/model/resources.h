@@ -123,6 +123,24 @@ void resources_add(struct resources *dst, const struct resources *src);
 int resources_subtract(struct resources *dst, const struct resources *src);
 /* True when every resource of b is contained in a. */
 bool resources_contains(const struct resources *a, const struct resources *b);
+/*
+ * Moves amount milli-units of the scalar resource name from avail into
+ * out, taking them from avail's entries in order and keeping each piece's
+ * reservation and allocation roles (so out stays a subset of what was
+ * offered). Returns 0, or -ENOSPC with nothing moved when avail holds
+ * less. amount <= 0 moves nothing.
+ */
+int resources_take_scalar(struct resources *avail, const char *name,
+                          int64_t amount, struct resources *out);
+/*
+ * Moves n ports from avail's "ports" ranges into out, lowest first; with
+ * wanted (n entries, non-zero = that exact port) the given ports are taken
+ * instead of any (0 entries take any free one). The chosen ports are
+ * written to ports[0..n). Returns 0, or -ENOSPC with nothing moved.
+ */
+int resources_take_ports(struct resources *avail, size_t n,
+                         const int *wanted, int *ports,
+                         struct resources *out);
 /* Sum in milli-units of scalar resources named name (any role). */
 int64_t resources_scalar(const struct resources *r, const char *name);
 /* Sets (role != NULL) or clears allocation_info.role on every resource. */
