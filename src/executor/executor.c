@@ -44,12 +44,37 @@
  * checkpointing for EXEC_NOCKPT_WAIT_MS; then the task is killed first.
  * With no task, SHUTDOWN or giving up exits at once.
  *
+ * Health checks (TaskInfo.health_check, health.c): validated with the
+ * LAUNCH (a bad one fails the launch with TASK_FAILED naming the field),
+ * started once the task runs (exec_health_start), stopped when a kill
+ * begins or the task exits (exec_health_stop: Mesos stops checking a task
+ * it is killing). Each result goes through exec_on_health:
+ *
+ *   REPORT_HEALTHY    TASK_RUNNING healthy=true (first success, and the
+ *                     first success after failures)
+ *   REPORT_UNHEALTHY  TASK_RUNNING healthy=false, on every counted failure
+ *                     (as Mesos: one update per failure, not per change)
+ *   KILL              TASK_RUNNING healthy=false, then the normal kill
+ *                     path with the task's kill policy; the terminal
+ *                     update is TASK_KILLED, healthy=false, reason
+ *                     REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, message
+ *                     "task killed after N consecutive failed health
+ *                     checks: <cause>"
+ *
+ * All of them carry reason REASON_TASK_HEALTH_CHECK_STATUS_UPDATED and go
+ * through exec_status_health, the reliable (acknowledged, resent) update
+ * path.
+ * Mesos itself leaves the reason of that TASK_KILLED unset (a TODO in its
+ * command executor); Atoll sets it so that a framework can tell a health
+ * kill from a requested one without remembering the health updates.
+ *
  * A bad event never stops the executor: it is logged at error level and
  * ignored, or answered with TASK_FAILED when it is a LAUNCH.
  */
 #include "lib/compat.h"
 
 #include <grp.h>
+#include <inttypes.h>
 #include <pwd.h>
 #include <signal.h>
 #include <sys/types.h>
@@ -58,6 +83,7 @@
 #include <uv.h>
 
 #include "executor/executor.h"
+#include "executor/health.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/flags.h"
@@ -68,6 +94,7 @@
 #include "lib/subscriber.h"
 #include "lib/timeutil.h"
 #include "model/mesos.h"
+#include "model/resources.h"
 
 #define EXEC_LOG "executor"
 #define EXEC_PATH "/api/v1/executor"
@@ -403,6 +430,12 @@ struct exec {
 	uint64_t kill_deadline; /* loop time (ms) of the SIGKILL */
 	bool terminal_queued;
 
+	/* Health checking (TaskInfo.health_check). */
+	bool has_health;
+	struct health_check health;
+	struct health_checker *checker; /* while checking */
+	char *health_kill_msg;          /* set when a health check killed */
+
 	bool shutdown_requested;
 	bool give_up;
 	bool exiting;
@@ -481,11 +514,11 @@ static void exec_retry_cb(uv_timer_t *t)
 
 /*
  * Queues and sends a status update for task_id. reason may be REASON_UNSET,
- * message NULL.
+ * message NULL; healthy is -1 (unset), 0 or 1.
  */
-static void exec_status(struct exec *ex, const char *task_id,
-                        enum task_state state, enum task_reason reason,
-                        const char *message)
+static void exec_status_health(struct exec *ex, const char *task_id,
+                               enum task_state state, enum task_reason reason,
+                               const char *message, int healthy)
 {
 	struct pending_update *p = xcalloc(1, sizeof(*p));
 	struct task_status st;
@@ -501,6 +534,7 @@ static void exec_status(struct exec *ex, const char *task_id,
 	st.reason = reason;
 	st.message = message ? xstrdup(message) : NULL;
 	st.timestamp = timeutil_wall();
+	st.healthy = healthy;
 	st.has_uuid = true;
 	ids_uuid(st.uuid);
 	jsonw_init(&w, &out);
@@ -512,11 +546,28 @@ static void exec_status(struct exec *ex, const char *task_id,
 	p->status_json = buf_detach(&out, NULL);
 	list_add_tail(&ex->pending, &p->link);
 	ids_uuid_format(p->uuid, uuid);
-	log_info(EXEC_LOG, "task_id=%s state=%s uuid=%s%s%s", task_id,
-	         task_state_name(state), uuid, message ? " " : "",
-	         message ? message : "");
+	log_info(EXEC_LOG, "task_id=%s state=%s%s uuid=%s%s%s", task_id,
+	         task_state_name(state),
+	         healthy < 0 ? ""
+	         : healthy   ? " healthy=1"
+	                     : " healthy=0",
+	         uuid, message ? " " : "", message ? message : "");
 	task_status_release(&st);
 	exec_send_pending(ex, p);
+}
+
+static void exec_status(struct exec *ex, const char *task_id,
+                        enum task_state state, enum task_reason reason,
+                        const char *message)
+{
+	exec_status_health(ex, task_id, state, reason, message, -1);
+}
+
+/* Stops health checking (no result arrives afterwards). */
+static void exec_health_stop(struct exec *ex)
+{
+	health_checker_free(ex->checker);
+	ex->checker = NULL;
 }
 
 /* ---- killing ------------------------------------------------------- */
@@ -558,6 +609,7 @@ static void exec_kill(struct exec *ex, double grace, const char *why)
 
 	if (!ex->proc_alive || ex->sigkill_sent)
 		return;
+	exec_health_stop(ex);
 	if (ex->kill_requested) {
 		if (now + ms >= ex->kill_deadline)
 			return;
@@ -582,14 +634,22 @@ static void exec_kill(struct exec *ex, double grace, const char *why)
 
 /* ---- the task process ---------------------------------------------- */
 
-static void exec_terminal(struct exec *ex, enum task_state state,
-                          enum task_reason reason, const char *message)
+static void exec_terminal_health(struct exec *ex, enum task_state state,
+                                 enum task_reason reason, const char *message,
+                                 int healthy)
 {
-	exec_status(ex, ex->task.task_id, state, reason, message);
+	exec_status_health(ex, ex->task.task_id, state, reason, message,
+	                   healthy);
 	ex->terminal_queued = true;
 	if (ex->connected || ex->shutdown_requested)
 		uv_timer_start(&ex->ack_timer, exec_ack_timer_cb,
 		               EXEC_ACK_WAIT_MS, 0);
+}
+
+static void exec_terminal(struct exec *ex, enum task_state state,
+                          enum task_reason reason, const char *message)
+{
+	exec_terminal_health(ex, state, reason, message, -1);
 }
 
 static void exec_proc_closed(uv_handle_t *h)
@@ -605,6 +665,7 @@ static void exec_on_exit(uv_process_t *proc, int64_t exit_status,
 	enum task_state state;
 
 	ex->proc_alive = false;
+	exec_health_stop(ex);
 	uv_timer_stop(&ex->kill_timer);
 	/* What the task left behind in its group goes with it. */
 	exec_signal_group(ex, SIGKILL);
@@ -615,7 +676,12 @@ static void exec_on_exit(uv_process_t *proc, int64_t exit_status,
 	log_info(EXEC_LOG, "task_id=%s pid=%d status=%lld signal=%d %s",
 	         ex->task.task_id, ex->pid, (long long)exit_status, term_signal,
 	         msg);
-	exec_terminal(ex, state, REASON_UNSET, msg);
+	if (ex->health_kill_msg)
+		exec_terminal_health(ex, state,
+		                     REASON_TASK_HEALTH_CHECK_STATUS_UPDATED,
+		                     ex->health_kill_msg, 0);
+	else
+		exec_terminal(ex, state, REASON_UNSET, msg);
 	exec_maybe_exit(ex);
 }
 
@@ -651,6 +717,90 @@ static int exec_resolve_user(const char *user, uv_process_options_t *opts,
 	opts->gid = pw.pw_gid;
 	opts->flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
 	return 0;
+}
+
+/* One health check result (health.h); see the file comment. */
+static void exec_on_health(const struct health_result *r, void *arg)
+{
+	struct exec *ex = arg;
+	const char *tid = ex->task.task_id;
+	char msg[512];
+	double grace;
+
+	/* A kill stops the checker; this is belt and braces. */
+	if (!ex->proc_alive || ex->kill_requested || ex->exiting)
+		return;
+	switch (r->action) {
+	case HEALTH_NOTHING:
+		log_debug(EXEC_LOG, "task_id=%s health check passed", tid);
+		return;
+	case HEALTH_IGNORED:
+		log_info(EXEC_LOG,
+		         "task_id=%s health check failed in the grace "
+		         "period; ignored: %s",
+		         tid, r->cause);
+		return;
+	case HEALTH_REPORT_HEALTHY:
+		exec_status_health(ex, tid, TASK_RUNNING,
+		                   REASON_TASK_HEALTH_CHECK_STATUS_UPDATED,
+		                   NULL, 1);
+		return;
+	case HEALTH_REPORT_UNHEALTHY:
+	case HEALTH_KILL:
+		break;
+	}
+	snprintf(msg, sizeof(msg),
+	         "health check failed %" PRIu32 " consecutive time%s: %s",
+	         r->failures, r->failures == 1 ? "" : "s", r->cause);
+	exec_status_health(ex, tid, TASK_RUNNING,
+	                   REASON_TASK_HEALTH_CHECK_STATUS_UPDATED, msg, 0);
+	if (r->action != HEALTH_KILL)
+		return;
+	free(ex->health_kill_msg);
+	ex->health_kill_msg = xasprintf("task killed after %" PRIu32
+	                                " consecutive failed health checks: "
+	                                "%s",
+	                                r->failures, r->cause);
+	grace = executor_kill_grace(NULL, ex->task.kill_grace_period,
+	                            EXEC_DEFAULT_KILL_GRACE);
+	exec_kill(ex, grace, "health check failures");
+}
+
+/*
+ * Starts health checking the task just spawned; task_env and user_opts
+ * are what the task got: a COMMAND check runs with the task's
+ * environment (plus its own variables), sandbox and user.
+ */
+static void exec_health_start(struct exec *ex, const char *const *task_env,
+                              const uv_process_options_t *user_opts)
+{
+	struct health_command_opts co = {0};
+	const char **argv = NULL;
+	char **envv = NULL;
+
+	if (!ex->has_health)
+		return;
+	if (ex->health.type == HEALTH_COMMAND) {
+		argv = executor_task_argv(&ex->health.command, &co.file);
+		envv = executor_task_env(task_env, &ex->health.command, NULL);
+		co.argv = argv;
+		co.env = (const char *const *)envv;
+		co.cwd = ex->env.sandbox;
+		co.set_user = user_opts->flags & UV_PROCESS_SETUID;
+		co.uid = user_opts->uid;
+		co.gid = user_opts->gid;
+	}
+	log_info(EXEC_LOG,
+	         "task_id=%s type=%s delay=%gs interval=%gs timeout=%gs "
+	         "grace=%gs max_failures=%" PRIu32 " health checking",
+	         ex->task.task_id, health_type_name(ex->health.type),
+	         ex->health.delay_seconds, ex->health.interval_seconds,
+	         ex->health.timeout_seconds, ex->health.grace_period_seconds,
+	         ex->health.consecutive_failures);
+	ex->checker =
+	    health_checker_new(ex->loop, &ex->health, &co, exec_on_health, ex);
+	free(argv);
+	executor_strv_free(envv);
 }
 
 /* Starts the task's process; on failure sends TASK_FAILED. */
@@ -706,6 +856,7 @@ static void exec_spawn(struct exec *ex)
 	log_info(EXEC_LOG, "task_id=%s pid=%d shell=%d started: %s",
 	         ex->task.task_id, ex->pid, cmd->shell, cmd->value);
 	exec_status(ex, ex->task.task_id, TASK_RUNNING, REASON_UNSET, NULL);
+	exec_health_start(ex, (const char *const *)envv, &opts);
 out:
 	executor_strv_free(envv);
 	free(argv);
@@ -735,6 +886,24 @@ static void exec_reject_launch(struct exec *ex, const json_t *task,
 	} else {
 		exec_status(ex, tid, TASK_FAILED, reason, why);
 	}
+}
+
+/*
+ * Parses task.health_check into ex->health (has_health when present).
+ * Returns 0, or -EINVAL with e naming the field ("health_check.tcp.port").
+ */
+static int exec_parse_health(struct exec *ex, const json_t *task, struct err *e)
+{
+	const json_t *hc = json_object_get(task, "health_check");
+
+	if (!hc || json_is_null(hc))
+		return 0;
+	if (health_check_from_json(&ex->health, hc, e)) {
+		health_check_release(&ex->health);
+		return res_err_path(e, "health_check");
+	}
+	ex->has_health = true;
+	return 0;
 }
 
 static void exec_on_launch(struct exec *ex, json_t *ev)
@@ -777,6 +946,11 @@ static void exec_on_launch(struct exec *ex, json_t *ev)
 		exec_reject_launch(ex, task, REASON_TASK_INVALID,
 		                   "task: the command executor needs "
 		                   "TaskInfo.command");
+		return;
+	}
+	if (exec_parse_health(ex, task, &e)) {
+		task_info_release(&t);
+		exec_reject_launch(ex, task, REASON_TASK_INVALID, e.msg);
 		return;
 	}
 	ex->task = t;
@@ -1030,6 +1204,7 @@ static void exec_signal_cb(uv_signal_t *h, int signum)
 
 static void exec_close_handles(struct exec *ex)
 {
+	exec_health_stop(ex);
 	uv_close((uv_handle_t *)&ex->exit_timer, NULL);
 	uv_close((uv_handle_t *)&ex->kill_timer, NULL);
 	uv_close((uv_handle_t *)&ex->ack_timer, NULL);
@@ -1123,6 +1298,7 @@ static void exec_init_handles(struct exec *ex)
 	uv_timer_init(ex->loop, &ex->disconnect_timer);
 	uv_timer_init(ex->loop, &ex->retry_timer);
 	uv_timer_init(ex->loop, &ex->exit_timer);
+	health_check_init(&ex->health);
 	uv_signal_init(ex->loop, &ex->sigterm);
 	uv_signal_init(ex->loop, &ex->sigint);
 	ex->sigterm.data = ex;
@@ -1182,6 +1358,8 @@ int executor_main(int argc, char **argv)
 		pending_free(p);
 	}
 	task_info_release(&ex.task);
+	health_check_release(&ex.health);
+	free(ex.health_kill_msg);
 	free(ex.task_json);
 	if (uv_loop_close(&loop))
 		log_warn(EXEC_LOG, "loop closed with handles still open");
