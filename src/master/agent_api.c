@@ -10,6 +10,15 @@
  * are created as "recovered" until the scheduler resubscribes), tasks the
  * master expected but the agent does not report are gone and answered as
  * TASK_LOST (TASK_DROPPED for partition-aware frameworks).
+ *
+ * Registry (persist, then reply): a new agent, an agent the registry does
+ * not know, and an unreachable agent coming back are admitted in the
+ * registry before the SUBSCRIBED event goes out; a failed write answers
+ * 503 with the reason and the agent retries. An id marked gone is refused
+ * with 403 (the agent must shut down). When an unreachable agent returns,
+ * the tasks of partition-aware frameworks are reported again with their
+ * latest state (REASON_AGENT_REREGISTERED), those of other frameworks
+ * (told TASK_LOST) are killed.
  */
 #include "lib/compat.h"
 #include "master/master_int.h"
@@ -19,6 +28,7 @@
 #include "lib/log.h"
 #include "lib/v1call.h"
 #include "lib/timeutil.h"
+#include "master/registry.h"
 
 #define AGENTAPI "master"
 
@@ -77,9 +87,75 @@ agent_adopt_framework(struct master *m, json_t *frameworks, const char *fid)
 	return NULL;
 }
 
+/* Sends the latest state of a task whose agent came back from being
+ * unreachable (no uuid: a master report, not to be acknowledged). */
+static void agent_report_returned(struct master_task *t)
+{
+	struct task_status up;
+
+	log_info(AGENTAPI, "agent=%s task=%s back from unreachable as %s",
+	         t->agent->id, t->id, task_state_name(t->state));
+	task_status_init(&up);
+	task_status_copy(&up, &t->status);
+	up.has_uuid = false;
+	up.state = t->state;
+	up.reason = REASON_AGENT_REREGISTERED;
+	up.source = SOURCE_MASTER;
+	up.timestamp = timeutil_wall();
+	master_send_update(t->framework, &up);
+	task_status_release(&up);
+}
+
+/*
+ * A partition-aware framework's task kept TASK_UNREACHABLE while its
+ * agent was away, reported again by that agent: reattached, its resources
+ * counted again, and its latest state sent to the framework.
+ */
+static void agent_task_returned(struct master *m, struct master_agent *a,
+                                struct master_task *t, json_t *tj,
+                                enum task_state st)
+{
+	struct task_status reported;
+	struct err e = {{0}};
+	json_t *sj = json_object_get(tj, "status");
+
+	t->agent = a;
+	list_add_tail(&a->tasks, &t->agent_link);
+	free(t->unreachable_agent);
+	t->unreachable_agent = NULL;
+	task_status_init(&reported);
+	if (json_is_object(sj) &&
+	    task_status_from_json(&reported, sj, &e) == 0) {
+		task_status_release(&t->status);
+		t->status = reported;
+	} else {
+		task_status_release(&reported);
+		task_status_release(&t->status);
+		master_status_make(&t->status, t->id, a->id, t->executor_id, st,
+		                   REASON_AGENT_REREGISTERED, NULL);
+	}
+	t->has_status = true;
+	t->state = st;
+	if (task_state_is_terminal(st)) {
+		t->resources_released = true;
+	} else {
+		t->resources_released = false;
+		resources_add(&a->used, &t->resources);
+		if (alloc_used_add(m->alloc, a->id, t->framework->id,
+		                   &t->resources))
+			log_warn(AGENTAPI,
+			         "agent=%s task=%s resources exceed the "
+			         "agent's; accounting may be off",
+			         a->id, t->id);
+	}
+	agent_report_returned(t);
+	master_op_task_updated(m, t);
+}
+
 /* Adopts one task reported by a (re)registering agent. */
 static void agent_adopt_task(struct master *m, struct master_agent *a,
-                             json_t *frameworks, json_t *tj, size_t idx)
+                             json_t *frameworks, json_t *tj, size_t idx,
+                             bool was_unreachable)
 {
 	const char *fid = mesos_json_id(tj, "framework_id");
 	const char *tid = mesos_json_id(tj, "task_id");
@@ -106,6 +182,11 @@ static void agent_adopt_task(struct master *m, struct master_agent *a,
 		return;
 	}
 	t = master_task_find(fw, tid);
+	if (t && !t->agent && t->unreachable_agent &&
+	    !strcmp(t->unreachable_agent, a->id)) {
+		agent_task_returned(m, a, t, tj, st);
+		return;
+	}
 	if (t) {
 		if (t->agent != a) {
 			log_warn(AGENTAPI,
@@ -152,6 +233,21 @@ static void agent_adopt_task(struct master *m, struct master_agent *a,
 		         a->id, tid);
 	}
 	task_info_release(&ti);
+	if (was_unreachable && master_framework_is_partition_aware(fw) &&
+	    t->has_status) {
+		/* the framework heard TASK_UNREACHABLE (from the master
+		 * before a restart, or from reconciliation): tell it the
+		 * task is back */
+		agent_report_returned(t);
+	} else if (was_unreachable && !task_state_is_terminal(st)) {
+		/* reported TASK_LOST when the agent became unreachable: a
+		 * framework that is not partition-aware has given it up */
+		log_info(AGENTAPI,
+		         "agent=%s task=%s of framework %s (not partition-"
+		         "aware) was reported lost; killing it",
+		         a->id, tid, fid);
+		(void)master_task_kill(t, NULL);
+	}
 }
 
 /* Tasks the master expected on a but the agent no longer has. */
@@ -193,6 +289,41 @@ static void agent_lost_unreported(struct master_agent *a, json_t *tasks)
 	}
 }
 
+/*
+ * Records agent id as admitted in the registry with the AgentInfo it sent
+ * (its id set). On a failed write responds 503 with the reason (the agent
+ * retries) and returns non-zero.
+ */
+static int agent_admit(struct master *m, struct http_request *req,
+                       const char *id, json_t *aij)
+{
+	const struct registry_agent *ra = registry_find(m->registry, id);
+	json_t *info = json_deep_copy(aij);
+	struct err e = {{0}};
+	char *text;
+	int rc = 0;
+
+	json_object_set_new(info, "id", json_pack("{ss}", "value", id));
+	text = json_dumps(info, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(info);
+	if (ra && ra->state == REGISTRY_ADMITTED && ra->info_json &&
+	    !strcmp(ra->info_json, text))
+		goto out; /* recovered after a master restart, unchanged */
+	rc = registry_admit(m->registry, id, text, timeutil_wall(), &e);
+	if (rc) {
+		master_registry_note(m, "admit an agent", &e);
+		http_respond_error(req, 503,
+		                   "Agent '%s' cannot be admitted: %s; retry "
+		                   "later",
+		                   id, e.msg);
+		goto out;
+	}
+	master_registry_note(m, NULL, NULL);
+out:
+	free(text);
+	return rc;
+}
+
 static void agent_subscribe(struct master *m, struct http_request *req,
                             json_t *call)
 {
@@ -204,7 +335,8 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 	struct http_stream *stream;
 	struct err e = {{0}};
 	char ip[64], sid[IDS_UUID_STRLEN];
-	bool added = false;
+	char *new_id = NULL;
+	bool added = false, was_unreachable;
 	size_t i;
 	json_t *v;
 
@@ -233,14 +365,21 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 		agent_info_release(&info);
 		return;
 	}
-	if (info.id && master_op_agent_is_gone(m, info.id)) {
-		http_respond_error(req, 403, "Agent '%s' has been marked gone",
-		                   info.id);
+	if (info.id && mesos_id_validate(info.id, "agent_info.id", &e)) {
+		http_respond_error(req, 400, "subscribe.%s", e.msg);
 		agent_info_release(&info);
 		return;
 	}
-	if (info.id && mesos_id_validate(info.id, "agent_info.id", &e)) {
-		http_respond_error(req, 400, "subscribe.%s", e.msg);
+	if (info.id && master_agent_is_gone(m, info.id)) {
+		/* Mesos tells such an agent to shut down: it may never
+		 * come back under this id */
+		log_info(AGENTAPI,
+		         "agent=%s marked gone tried to reregister; refused",
+		         info.id);
+		http_respond_error(req, 403,
+		                   "Agent '%s' has been marked gone; shut it "
+		                   "down (it may not reregister)",
+		                   info.id);
 		agent_info_release(&info);
 		return;
 	}
@@ -250,6 +389,20 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 		*colon = '\0';
 
 	a = info.id ? master_agent_find(m, info.id) : NULL;
+	was_unreachable = !a && master_agent_is_unreachable(m, info.id);
+	if (!a) {
+		/* persist, then reply: the admission (or the return of an
+		 * unreachable agent) is stored before the agent hears of it */
+		new_id = info.id
+		             ? xstrdup(info.id)
+		             : xasprintf("%s-S%llu", m->id,
+		                         (unsigned long long)m->next_agent++);
+		if (agent_admit(m, req, new_id, aij)) {
+			free(new_id);
+			agent_info_release(&info);
+			return;
+		}
+	}
 	if (a) {
 		if (a->stream)
 			master_stream_error(&a->stream,
@@ -260,13 +413,19 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 		agent_lost_unreported(a, tasks);
 		agent_info_release(&info);
 	} else {
-		a = master_agent_add(m, info.id, &info, ip);
+		a = master_agent_add(m, new_id, &info, ip);
+		free(new_id);
 		added = true;
-		log_info(AGENTAPI, "agent=%s hostname=%s registered", a->id,
-		         a->info.hostname);
+		log_info(AGENTAPI, "agent=%s hostname=%s %s", a->id,
+		         a->info.hostname,
+		         was_unreachable ? "reregistered after being "
+		                           "unreachable"
+		                         : "registered");
 	}
 	json_array_foreach(tasks, i, v)
-	    agent_adopt_task(m, a, frameworks, v, i);
+	    agent_adopt_task(m, a, frameworks, v, i, was_unreachable);
+	if (was_unreachable)
+		master_agent_drop_unreturned(a);
 	free(a->version);
 	a->version =
 	    json_string_value(json_object_get(sub, "version"))

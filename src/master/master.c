@@ -16,15 +16,35 @@
  *   TEARDOWN or failover timer fires --> removed (master_framework_remove):
  *       tasks killed on agents, resources recovered, kept in completed
  *
- * Agent life:
+ * Agent life (every arrow into or out of the registry is stored before
+ * the master acts or replies; registry.c):
  *
- *   SUBSCRIBE --> connected --(stream closes)--> disconnected: offers
- *       ^           rescinded, no new offers, removal timer started
- *       |           (agent_ping_timeout * max_agent_ping_timeouts)
- *       +--resubscribe with its id (tasks kept)
- *                    |
- *   removal timer fires --> removed (master_agent_remove): its tasks become
- *       TASK_LOST (TASK_UNREACHABLE for partition-aware frameworks)
+ *   SUBSCRIBE without id, or with an id the registry does not know or has
+ *     unreachable --registry_admit()--> connected (agent_api.c; a failed
+ *     write answers 503 and the agent retries)
+ *   connected: GET /health pings every --agent-ping-timeout
+ *       (master_agent_ping_tick); --max-agent-ping-timeouts misses in a
+ *       row, or the stream closed (master_agent_disconnected) for as long
+ *       (removal timer) --> master_agent_mark_unreachable()
+ *       ^   |  waits for a --agent-removal-rate-limit slot, then
+ *       |   v  registry_mark_unreachable() (retried if the write fails)
+ *       |  unreachable (master_agent_remove(REASON_AGENT_REMOVED)): agent
+ *       |    freed; tasks of partition-aware frameworks TASK_UNREACHABLE
+ *       |    and kept (unreachable_agent), the others TASK_LOST
+ *       +-- resubscribe with its id: admitted again; kept tasks reported
+ *           again are reattached and their latest state sent; tasks of
+ *           frameworks that are not partition-aware are killed; kept tasks
+ *           not reported become TASK_GONE (agent_api.c)
+ *   MARK_AGENT_GONE (master_agent_mark_gone): registry_mark_gone(), agent
+ *       removed, tasks TASK_GONE_BY_OPERATOR (TASK_LOST); the id is
+ *       refused for good (403)
+ *
+ * Master restart: the registry is loaded (a registry that cannot be read
+ * stops the master); agents it lists as admitted are "recovered" until
+ * they reregister; those still away after --agent-reregister-timeout are
+ * marked unreachable at the rate limit (master_reregister_timeout_cb).
+ * Unreachable and gone records are forgotten after
+ * --registry-max-agent-age or beyond --registry-max-agent-count.
  *
  * Task life (master's view): STAGING at launch; then whatever the agent
  * reports as the latest state. Resources go back to the allocator when the
@@ -41,6 +61,7 @@
 #include "master/master_int.h"
 
 #include <math.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/err.h"
@@ -49,8 +70,11 @@
 #include "lib/log.h"
 #include "lib/loop.h"
 #include "lib/timeutil.h"
+#include "master/registry.h"
 
 #define MASTER_COMPONENT "master"
+/* Mesos's --registry_gc_interval. */
+#define MASTER_REGISTRY_GC_MS (15 * 60 * 1000)
 
 static const struct flag_def master_flags[] = {
     FLAG_DEF(struct master_config, ip, "ip", FLAG_STRING, "127.0.0.1", 0, 0,
@@ -61,8 +85,8 @@ static const struct flag_def master_flags[] = {
              0, "hostname to advertise (default: the machine's)"),
     FLAG_DEF(struct master_config, work_dir, "work-dir", FLAG_STRING, NULL, 0,
              0,
-             "directory for the registry (accepted; the "
-             "master keeps no state on disk yet)"),
+             "directory for the registry (registry.db); without it "
+             "the registry is kept in memory"),
     FLAG_DEF(struct master_config, port_file, "port-file", FLAG_STRING, NULL, 0,
              0, "write the bound port to this file once listening"),
     FLAG_DEF(struct master_config, log_level, "log-level", FLAG_STRING, "info",
@@ -104,6 +128,25 @@ static const struct flag_def master_flags[] = {
     FLAG_DEF(struct master_config, default_refuse_seconds,
              "default-refuse-seconds", FLAG_DURATION, "5secs", 0, 31536000,
              "refuse filter for declines without filters.refuse_seconds"),
+    FLAG_DEF(struct master_config, registry, "registry", FLAG_STRING, "sqlite",
+             0, 0,
+             "where the registry of agents lives: sqlite (in --work-dir, "
+             "survives restarts) or in_memory"),
+    FLAG_DEF(struct master_config, agent_reregister_timeout,
+             "agent-reregister-timeout", FLAG_DURATION, "10mins", 0.05,
+             31536000,
+             "after a restart, agents of the registry that do not "
+             "reregister within this are marked unreachable"),
+    FLAG_DEF(struct master_config, agent_removal_rate_limit,
+             "agent-removal-rate-limit", FLAG_STRING, NULL, 0, 0,
+             "most agents marked unreachable per duration, as N/DURATION "
+             "(e.g. 1/10mins; default: no limit)"),
+    FLAG_DEF(struct master_config, registry_max_agent_age,
+             "registry-max-agent-age", FLAG_DURATION, "2weeks", 1, 315360000,
+             "unreachable and gone agents are forgotten after this"),
+    FLAG_DEF(struct master_config, registry_max_agent_count,
+             "registry-max-agent-count", FLAG_INT, "102400", 1, 100000000,
+             "most unreachable and gone agents remembered"),
 };
 
 void master_flags_write(struct master *m, struct jsonw *w, bool as_list)
@@ -444,6 +487,7 @@ static void master_task_free(struct master_task *t)
 	resources_release(&t->resources);
 	free(t->info_json);
 	free(t->kill_policy_json);
+	free(t->unreachable_agent);
 	free(t);
 }
 
@@ -817,13 +861,97 @@ struct master_agent *master_agent_add(struct master *m, const char *id,
 	return a;
 }
 
+/* Stops the agent's health checks (pings). */
+static void master_agent_stop_pings(struct master_agent *a)
+{
+	loop_timer_drop(&a->ping_timer);
+	http_client_free(a->ping_client);
+	a->ping_client = NULL;
+	a->ping_outstanding = false;
+	a->ping_misses = 0;
+}
+
+static void master_agent_pong_cb(struct http_response *resp, int err, void *arg)
+{
+	struct master_agent *a = arg;
+
+	a->ping_outstanding = false;
+	if (!err && resp->status == 200)
+		a->ping_answered = true;
+}
+
+static void master_agent_send_ping(struct master_agent *a)
+{
+	struct master *m = a->master;
+	struct http_client_req req = {
+	    .method = "GET",
+	    .path = "/health",
+	    .timeout_ms = (uint64_t)(m->cfg.agent_ping_timeout * 1000),
+	};
+
+	if (a->ping_outstanding)
+		return;
+	if (!a->ping_client)
+		a->ping_client =
+		    http_client_new(m->loop, a->ip, (int)a->info.port);
+	a->ping_outstanding = true;
+	a->ping_answered = false;
+	http_client_request(a->ping_client, &req, master_agent_pong_cb, a);
+}
+
+/*
+ * Every --agent-ping-timeout: a ping not answered since the last tick is
+ * a miss; --max-agent-ping-timeouts misses in a row make the agent
+ * unreachable (Mesos's SlaveObserver). A stopped or partitioned agent
+ * keeps its TCP stream open, so only pings can tell.
+ */
+static void master_agent_ping_tick(uv_timer_t *t)
+{
+	struct master_agent *a = t->data;
+	struct master *m = a->master;
+
+	if (a->ping_answered) {
+		a->ping_misses = 0;
+	} else {
+		a->ping_misses++;
+		log_debug(MASTER_COMPONENT, "agent=%s missed ping %ld of %ld",
+		          a->id, a->ping_misses,
+		          m->cfg.max_agent_ping_timeouts);
+	}
+	if (a->ping_misses >= m->cfg.max_agent_ping_timeouts) {
+		log_warn(MASTER_COMPONENT,
+		         "agent=%s did not answer %ld pings in a row "
+		         "(--agent-ping-timeout %gs); marking it unreachable",
+		         a->id, a->ping_misses, m->cfg.agent_ping_timeout);
+		master_agent_stop_pings(a);
+		master_agent_mark_unreachable(a);
+		return;
+	}
+	master_agent_send_ping(a);
+}
+
+static void master_agent_start_pings(struct master_agent *a)
+{
+	struct master *m = a->master;
+	uint64_t ms = (uint64_t)(m->cfg.agent_ping_timeout * 1000);
+
+	master_agent_stop_pings(a);
+	a->ping_timer = xmalloc(sizeof(*a->ping_timer));
+	uv_timer_init(m->loop, a->ping_timer);
+	a->ping_timer->data = a;
+	uv_timer_start(a->ping_timer, master_agent_ping_tick, ms, ms);
+	master_agent_send_ping(a);
+}
+
 void master_agent_connected(struct master_agent *a, struct http_stream *stream)
 {
 	struct master *m = a->master;
 
 	loop_timer_drop(&a->removal_timer);
+	loop_timer_drop(&a->unreachable_timer);
 	a->stream = stream;
 	a->connected = true;
+	master_agent_start_pings(a);
 	alloc_agent_set_active(m->alloc, a->id, true);
 	master_schedule_allocation(m);
 }
@@ -832,10 +960,13 @@ static void master_agent_removal_cb(uv_timer_t *t)
 {
 	struct master_agent *a = t->data;
 	log_warn(MASTER_COMPONENT,
-	         "agent=%s did not come back within %gs; removing it", a->id,
+	         "agent=%s did not come back within %gs; marking it "
+	         "unreachable",
+	         a->id,
 	         a->master->cfg.agent_ping_timeout *
 	             (double)a->master->cfg.max_agent_ping_timeouts);
-	master_agent_remove(a, REASON_AGENT_REMOVED);
+	loop_timer_drop(&a->removal_timer);
+	master_agent_mark_unreachable(a);
 }
 
 void master_agent_disconnected(struct master_agent *a)
@@ -846,19 +977,45 @@ void master_agent_disconnected(struct master_agent *a)
 	a->connected = false;
 	if (m->stopping)
 		return;
+	master_agent_stop_pings(a);
 	alloc_agent_set_active(m->alloc, a->id, false);
 	master_rescind_list(&a->offers,
 	                    offsetof(struct master_offer, agent_link));
 	log_info(MASTER_COMPONENT, "agent=%s disconnected", a->id);
+	if (a->unreachable_timer)
+		return; /* already on its way to unreachable */
 	loop_timer_drop(&a->removal_timer);
 	a->removal_timer = loop_timer_start(
 	    m->loop, a, master_agent_removal_cb,
 	    m->cfg.agent_ping_timeout * (double)m->cfg.max_agent_ping_timeouts);
 }
 
+/* A task whose agent left: st and reason reported to its framework. */
+static void master_task_agent_left(struct master_task *t, enum task_state st,
+                                   enum task_reason reason,
+                                   const char *agent_id, const char *message)
+{
+	struct master_framework *fw = t->framework;
+
+	task_status_release(&t->status);
+	master_status_make(&t->status, t->id, agent_id, t->executor_id, st,
+	                   reason, message);
+	t->has_status = true;
+	master_send_update(fw, &t->status);
+	t->resources_released = true; /* the agent is gone */
+	if (task_state_is_terminal(st)) {
+		master_task_set_state(t, st);
+	} else {
+		/* TASK_UNREACHABLE is not terminal: set it directly */
+		t->state = st;
+	}
+	master_op_task_updated(fw->master, t);
+}
+
 void master_agent_remove(struct master_agent *a, enum task_reason reason)
 {
 	struct master *m = a->master;
+	bool by_operator = reason == REASON_AGENT_REMOVED_BY_OPERATOR;
 	struct list *pos, *tmp;
 
 	master_rescind_list(&a->offers,
@@ -867,31 +1024,40 @@ void master_agent_remove(struct master_agent *a, enum task_reason reason)
 	{
 		struct master_task *t =
 		    list_entry(pos, struct master_task, agent_link);
-		struct master_framework *fw = t->framework;
-		enum task_state st =
-		    !master_framework_is_partition_aware(fw) ? TASK_LOST
-		    : reason == REASON_AGENT_REMOVED_BY_OPERATOR
-			? TASK_GONE_BY_OPERATOR
-			: TASK_UNREACHABLE;
-		if (!task_state_is_terminal(t->state)) {
-			task_status_release(&t->status);
-			master_status_make(&t->status, t->id, a->id,
-			                   t->executor_id, st, reason,
-			                   "agent removed");
-			t->has_status = true;
-			master_send_update(fw, &t->status);
-			t->resources_released = true; /* the agent is gone */
-			master_task_set_state(t, st);
-			master_op_task_updated(m, t);
-		}
+		bool aware = master_framework_is_partition_aware(t->framework);
+		bool keep =
+		    aware && !by_operator && !task_state_is_terminal(t->state);
+
+		if (!task_state_is_terminal(t->state))
+			master_task_agent_left(
+			    t,
+			    !aware        ? TASK_LOST
+			    : by_operator ? TASK_GONE_BY_OPERATOR
+					  : TASK_UNREACHABLE,
+			    reason, a->id,
+			    by_operator ? "agent marked gone by the operator"
+					: "agent is unreachable");
 		t->resources_released = true;
 		list_del(&t->agent_link);
 		t->agent = NULL;
-		master_task_complete(t);
+		if (keep) {
+			/* kept for the agent's return */
+			list_init(&t->agent_link);
+			free(t->unreachable_agent);
+			t->unreachable_agent = xstrdup(a->id);
+		} else {
+			master_task_complete(t);
+		}
 	}
 	if (a->stream)
-		master_stream_error(&a->stream, "agent removed");
+		master_stream_error(&a->stream,
+		                    by_operator ? "agent marked gone"
+		                                : "agent marked unreachable; "
+		                                  "reregister");
+	a->stream = NULL;
 	loop_timer_drop(&a->removal_timer);
+	loop_timer_drop(&a->unreachable_timer);
+	master_agent_stop_pings(a);
 	alloc_agent_remove(m->alloc, a->id);
 	master_op_agent_removed(m, a->id);
 	hmap_remove(&m->agents, &a->node);
@@ -904,6 +1070,348 @@ void master_agent_remove(struct master_agent *a, enum task_reason reason)
 	free(a->version);
 	free(a->id);
 	free(a);
+}
+
+/* ---- registry: unreachable, gone, recovery ------------------------------- */
+
+void master_registry_note(struct master *m, const char *what,
+                          const struct err *e)
+{
+	if (!e) {
+		if (m->registry_failing)
+			log_info(MASTER_COMPONENT,
+			         "registry writes succeed again");
+		m->registry_failing = false;
+		return;
+	}
+	if (m->registry_failing)
+		return;
+	m->registry_failing = true;
+	log_error(MASTER_COMPONENT,
+	          "cannot %s: registry write failed: %s (the change is not "
+	          "made until it is stored; retried)",
+	          what, e->msg);
+}
+
+/*
+ * Reserves the next slot of --agent-removal-rate-limit: returns the delay
+ * in seconds before the caller may mark one agent unreachable (0 = now).
+ */
+static double master_removal_slot(struct master *m)
+{
+	uint64_t now = master_now_ms(m);
+	uint64_t step = (uint64_t)(m->removal_interval * 1000);
+	uint64_t at;
+
+	if (step == 0)
+		return 0;
+	at = m->removal_next_ms > now ? m->removal_next_ms : now;
+	m->removal_next_ms = at + step;
+	return (double)(at - now) / 1000.0;
+}
+
+static void master_agent_unreachable_now(struct master_agent *a);
+
+static void master_agent_unreachable_cb(uv_timer_t *t)
+{
+	struct master_agent *a = t->data;
+
+	loop_timer_drop(&a->unreachable_timer);
+	master_agent_unreachable_now(a);
+}
+
+/* Persists, then removes (the agent's turn of the rate limit has come). */
+static void master_agent_unreachable_now(struct master_agent *a)
+{
+	struct master *m = a->master;
+	struct err e = {{0}};
+
+	if (registry_mark_unreachable(m->registry, a->id, timeutil_wall(),
+	                              &e)) {
+		master_registry_note(m, "mark an agent unreachable", &e);
+		a->unreachable_timer =
+		    loop_timer_start(m->loop, a, master_agent_unreachable_cb,
+		                     m->cfg.agent_ping_timeout);
+		return;
+	}
+	master_registry_note(m, NULL, NULL);
+	log_warn(MASTER_COMPONENT, "agent=%s marked unreachable", a->id);
+	master_agent_remove(a, REASON_AGENT_REMOVED);
+}
+
+void master_agent_mark_unreachable(struct master_agent *a)
+{
+	struct master *m = a->master;
+	double wait;
+
+	if (a->unreachable_timer)
+		return;
+	loop_timer_drop(&a->removal_timer);
+	master_agent_stop_pings(a);
+	alloc_agent_set_active(m->alloc, a->id, false);
+	master_rescind_list(&a->offers,
+	                    offsetof(struct master_offer, agent_link));
+	wait = master_removal_slot(m);
+	if (wait > 0) {
+		log_info(MASTER_COMPONENT,
+		         "agent=%s will be marked unreachable in %.3fs "
+		         "(--agent-removal-rate-limit)",
+		         a->id, wait);
+		a->unreachable_timer = loop_timer_start(
+		    m->loop, a, master_agent_unreachable_cb, wait);
+		return;
+	}
+	master_agent_unreachable_now(a);
+}
+
+/* Calls fn for every task kept unreachable for agent id. */
+static void master_unreachable_tasks(struct master *m, const char *id,
+                                     void (*fn)(struct master_task *t))
+{
+	struct hmap_node *n, *tmp, *tn, *ttmp;
+	size_t i, k;
+
+	HMAP_FOR_EACH_SAFE(&m->frameworks, i, n, tmp)
+	{
+		struct master_framework *fw =
+		    container_of(n, struct master_framework, node);
+		HMAP_FOR_EACH_SAFE(&fw->tasks, k, tn, ttmp)
+		{
+			struct master_task *t =
+			    container_of(tn, struct master_task, node);
+			if (!t->agent && t->unreachable_agent &&
+			    !strcmp(t->unreachable_agent, id))
+				fn(t);
+		}
+	}
+}
+
+static void master_task_gone_by_operator(struct master_task *t)
+{
+	master_task_agent_left(
+	    t, TASK_GONE_BY_OPERATOR, REASON_AGENT_REMOVED_BY_OPERATOR,
+	    t->unreachable_agent, "agent marked gone by the operator");
+	master_task_complete(t);
+}
+
+static void master_task_gone(struct master_task *t)
+{
+	master_task_agent_left(t, TASK_GONE, REASON_AGENT_REMOVED,
+	                       t->unreachable_agent,
+	                       "task not reported by its agent when it came "
+	                       "back, or the agent was forgotten");
+	master_task_complete(t);
+}
+
+void master_agent_drop_unreturned(struct master_agent *a)
+{
+	master_unreachable_tasks(a->master, a->id, master_task_gone);
+}
+
+int master_agent_mark_gone(struct master *m, const char *id, struct err *e)
+{
+	struct master_agent *a = master_agent_find(m, id);
+	enum registry_state st = registry_state_of(m->registry, id);
+	int rc;
+
+	if (st == REGISTRY_GONE)
+		return 0;
+	if (!a && st == REGISTRY_UNKNOWN) {
+		err_set(e, "Agent '%s' not found", id);
+		return -ENOENT;
+	}
+	if ((rc = registry_mark_gone(m->registry, id, timeutil_wall(), e))) {
+		master_registry_note(m, "mark an agent gone", e);
+		return rc;
+	}
+	master_registry_note(m, NULL, NULL);
+	if (a)
+		master_agent_remove(a, REASON_AGENT_REMOVED_BY_OPERATOR);
+	master_unreachable_tasks(m, id, master_task_gone_by_operator);
+	return 0;
+}
+
+bool master_agent_is_gone(struct master *m, const char *id)
+{
+	return id && registry_state_of(m->registry, id) == REGISTRY_GONE;
+}
+
+bool master_agent_is_unreachable(struct master *m, const char *id)
+{
+	return id && registry_state_of(m->registry, id) == REGISTRY_UNREACHABLE;
+}
+
+bool master_agent_is_recovered(struct master *m, const char *id)
+{
+	return id && registry_state_of(m->registry, id) == REGISTRY_ADMITTED &&
+	       !master_agent_find(m, id);
+}
+
+/*
+ * After --agent-reregister-timeout: agents of the registry still away are
+ * marked unreachable, one per slot of the rate limit. They had no tasks
+ * in this master's memory, so there is nothing to report; frameworks
+ * learn it by reconciling.
+ */
+static void master_unreturned_step(uv_timer_t *t)
+{
+	struct master *m = t->data;
+	struct err e = {{0}};
+	double wait;
+
+	loop_timer_drop(&m->unreturned_timer);
+	while (m->unreturned_pos < m->nunreturned) {
+		const char *id = m->unreturned[m->unreturned_pos];
+		if (!master_agent_is_recovered(m, id)) {
+			m->unreturned_pos++; /* came back, or gone */
+			continue;
+		}
+		if (registry_mark_unreachable(m->registry, id, timeutil_wall(),
+		                              &e)) {
+			master_registry_note(m, "mark an agent unreachable",
+			                     &e);
+			m->unreturned_timer =
+			    loop_timer_start(m->loop, m, master_unreturned_step,
+			                     m->cfg.agent_ping_timeout);
+			return;
+		}
+		master_registry_note(m, NULL, NULL);
+		log_warn(MASTER_COMPONENT,
+		         "agent=%s did not reregister within "
+		         "--agent-reregister-timeout (%gs); marked unreachable",
+		         id, m->cfg.agent_reregister_timeout);
+		m->unreturned_pos++;
+		if (m->unreturned_pos < m->nunreturned &&
+		    (wait = master_removal_slot(m)) > 0) {
+			m->unreturned_timer = loop_timer_start(
+			    m->loop, m, master_unreturned_step, wait);
+			return;
+		}
+	}
+	m->recovering = false;
+}
+
+static void master_collect_recovered(const struct registry_agent *ra, void *arg)
+{
+	struct master *m = arg;
+	size_t alloc = m->nunreturned;
+
+	if (!master_agent_is_recovered(m, ra->id))
+		return;
+	ALLOC_GROW(m->unreturned, m->nunreturned + 1, alloc);
+	m->unreturned[m->nunreturned++] = xstrdup(ra->id);
+}
+
+static void master_reregister_timeout_cb(uv_timer_t *t)
+{
+	struct master *m = t->data;
+	double wait;
+
+	loop_timer_drop(&m->reregister_timer);
+	registry_foreach(m->registry, master_collect_recovered, m);
+	if (!m->nunreturned) {
+		m->recovering = false;
+		log_info(MASTER_COMPONENT,
+		         "every agent of the registry reregistered");
+		return;
+	}
+	wait = master_removal_slot(m);
+	m->unreturned_timer =
+	    loop_timer_start(m->loop, m, master_unreturned_step, wait);
+}
+
+static void master_forgotten(const struct registry_agent *ra, void *arg)
+{
+	struct master *m = arg;
+
+	log_info(MASTER_COMPONENT,
+	         "agent=%s %s since %.0f forgotten by the registry "
+	         "(--registry-max-agent-age/count)",
+	         ra->id, registry_state_name(ra->state), ra->time);
+	if (ra->state == REGISTRY_UNREACHABLE)
+		master_unreachable_tasks(m, ra->id, master_task_gone);
+}
+
+static void master_registry_gc(struct master *m)
+{
+	struct err e = {{0}};
+	int n = registry_prune(
+	    m->registry, timeutil_wall(), m->cfg.registry_max_agent_age,
+	    (size_t)m->cfg.registry_max_agent_count, master_forgotten, m, &e);
+
+	if (n < 0)
+		master_registry_note(m, "garbage-collect the registry", &e);
+}
+
+static void master_registry_gc_cb(uv_timer_t *t)
+{
+	master_registry_gc(t->data);
+}
+
+/*
+ * Opens the registry (--registry, --work-dir) and starts the recovery
+ * window when it names admitted agents. Errors name the flag or the file;
+ * the master must then exit.
+ */
+static int master_registry_start(struct master *m, struct err *e)
+{
+	char *path = NULL;
+	size_t admitted;
+	int rc;
+
+	if (m->cfg.agent_removal_rate_limit &&
+	    (rc = registry_parse_rate(m->cfg.agent_removal_rate_limit,
+	                              &m->removal_interval, e)))
+		return err_prefix(e, "--agent-removal-rate-limit");
+	if (!strcmp(m->cfg.registry, "sqlite")) {
+		if (!m->cfg.work_dir) {
+			log_warn(MASTER_COMPONENT,
+			         "no --work-dir: the registry is kept in "
+			         "memory (as --registry=in_memory); a "
+			         "restarted master will not know its agents");
+		} else {
+			if (mkdir(m->cfg.work_dir, 0700) && errno != EEXIST)
+				return err_set(e,
+				               "--work-dir: cannot create "
+				               "'%s': %s",
+				               m->cfg.work_dir,
+				               strerror(errno));
+			path = xasprintf("%s/registry.db", m->cfg.work_dir);
+		}
+	} else if (strcmp(m->cfg.registry, "in_memory")) {
+		return err_set(e,
+		               "--registry: expected sqlite or in_memory, "
+		               "got '%s'",
+		               m->cfg.registry);
+	}
+	rc = registry_open(path, &m->registry, e);
+	free(path);
+	if (rc)
+		return rc;
+	master_registry_gc(m);
+	admitted = registry_count(m->registry, REGISTRY_ADMITTED);
+	log_info(MASTER_COMPONENT,
+	         "registry=%s admitted=%zu unreachable=%zu gone=%zu "
+	         "registry loaded",
+	         registry_path(m->registry) ? registry_path(m->registry)
+	                                    : "in_memory",
+	         admitted, registry_count(m->registry, REGISTRY_UNREACHABLE),
+	         registry_count(m->registry, REGISTRY_GONE));
+	if (admitted) {
+		m->recovering = true;
+		m->reregister_timer =
+		    loop_timer_start(m->loop, m, master_reregister_timeout_cb,
+		                     m->cfg.agent_reregister_timeout);
+		log_info(MASTER_COMPONENT,
+		         "waiting %gs for %zu agents to reregister",
+		         m->cfg.agent_reregister_timeout, admitted);
+	}
+	m->registry_gc_timer = xmalloc(sizeof(*m->registry_gc_timer));
+	uv_timer_init(m->loop, m->registry_gc_timer);
+	m->registry_gc_timer->data = m;
+	uv_timer_start(m->registry_gc_timer, master_registry_gc_cb,
+	               MASTER_REGISTRY_GC_MS, MASTER_REGISTRY_GC_MS);
+	return 0;
 }
 
 /* ---- HTTP routing and life ---------------------------------------------- */
@@ -1035,6 +1543,8 @@ static void master_free(struct master *m)
 			t->agent = NULL;
 		}
 		loop_timer_drop(&a->removal_timer);
+		loop_timer_drop(&a->unreachable_timer);
+		master_agent_stop_pings(a);
 		hmap_remove(&m->agents, &a->node);
 		agent_info_release(&a->info);
 		resources_release(&a->used);
@@ -1057,6 +1567,12 @@ static void master_free(struct master *m)
 		master_framework_free(
 		    list_entry(pos, struct master_framework, completed_link));
 	}
+	loop_timer_drop(&m->reregister_timer);
+	loop_timer_drop(&m->unreturned_timer);
+	loop_timer_drop(&m->registry_gc_timer);
+	for (i = 0; i < m->nunreturned; i++)
+		free(m->unreturned[i]);
+	free(m->unreturned);
 	uv_close((uv_handle_t *)&m->alloc_timer, NULL);
 	uv_close((uv_handle_t *)&m->alloc_soon, NULL);
 	uv_close((uv_handle_t *)&m->heartbeat_timer, NULL);
@@ -1065,6 +1581,7 @@ static void master_free(struct master *m)
 	hmap_release(&m->agents);
 	hmap_release(&m->offers);
 	alloc_free(m->alloc);
+	registry_free(m->registry);
 	flags_release(master_flags, ARRAY_SIZE(master_flags), &m->cfg);
 	free(m->address);
 	free(m->pid);
@@ -1112,6 +1629,12 @@ int master_main(int argc, char **argv)
 			snprintf(host, sizeof(host), "localhost");
 		host[sizeof(host) - 1] = '\0';
 		m->cfg.hostname = xstrdup(host);
+	}
+	if ((rc = master_registry_start(m, &e))) {
+		fprintf(stderr, "atoll master: %s\n", e.msg);
+		log_error(MASTER_COMPONENT, "cannot start: %s", e.msg);
+		rc = 1;
+		goto out;
 	}
 	if ((rc = master_start(m, &e))) {
 		fprintf(stderr, "atoll master: %s\n", e.msg);

@@ -53,6 +53,11 @@ struct master_config {
 	long max_completed_frameworks;
 	long max_completed_tasks_per_framework;
 	double default_refuse_seconds;
+	char *registry; /* "sqlite" (needs --work-dir) or "in_memory" */
+	double agent_reregister_timeout;
+	char *agent_removal_rate_limit; /* "N/DURATION", NULL = none */
+	double registry_max_agent_age;
+	long registry_max_agent_count;
 };
 
 struct master_framework;
@@ -82,6 +87,10 @@ struct master_task {
 	/* a kill asked while the agent was away, sent when it comes back */
 	bool kill_pending;
 	char *kill_policy_json; /* NULL = the task's own policy */
+	/* TASK_UNREACHABLE of a partition-aware framework: the id of the
+	 * unreachable agent it ran on (agent is NULL meanwhile); the task is
+	 * reattached if that agent comes back reporting it */
+	char *unreachable_agent;
 };
 
 struct master_offer {
@@ -132,6 +141,15 @@ struct master_agent {
 	struct list tasks;
 	struct list offers;
 	uv_timer_t *removal_timer; /* running while disconnected */
+	/* health: GET /health on the agent every --agent-ping-timeout */
+	struct http_client *ping_client;
+	uv_timer_t *ping_timer;
+	bool ping_outstanding, ping_answered;
+	long ping_misses;
+	/* waiting for a slot of --agent-removal-rate-limit, or for a
+	 * registry write that failed to be retried */
+	uv_timer_t *unreachable_timer;
+	bool registry_error_logged;
 };
 
 struct master {
@@ -171,6 +189,23 @@ struct master {
 	 * NULL until first used */
 	struct master_op *op;
 	size_t snapshot_jobs; /* forked /state writers running */
+	/* registry.c: admitted/unreachable/gone agents, durable with a
+	 * --work-dir */
+	struct registry *registry;
+	/* after a restart: agents admitted in the registry that have not
+	 * reregistered yet, until --agent-reregister-timeout */
+	bool recovering;
+	uv_timer_t *reregister_timer;
+	double removal_interval;  /* seconds between two unreachable marks */
+	uint64_t removal_next_ms; /* earliest free slot of the rate limit */
+	uv_timer_t *registry_gc_timer;
+	/* ids to mark unreachable once the reregistration window closed,
+	 * worked through at the rate limit */
+	char **unreturned;
+	size_t nunreturned, unreturned_pos;
+	uv_timer_t *unreturned_timer;
+	bool registry_failing; /* a write failed; logged once until one
+	                        * succeeds again */
 };
 
 /* master.c */
@@ -216,6 +251,39 @@ struct master_agent *master_agent_add(struct master *m, const char *id,
 void master_agent_connected(struct master_agent *a, struct http_stream *stream);
 void master_agent_disconnected(struct master_agent *a);
 void master_agent_remove(struct master_agent *a, enum task_reason reason);
+/*
+ * Marks a unreachable (silent past the ping timeouts, or disconnected for
+ * as long): waits for a --agent-removal-rate-limit slot, records it in the
+ * registry, then reports its tasks TASK_UNREACHABLE (partition-aware
+ * frameworks; the tasks are kept and come back if the agent does) or
+ * TASK_LOST and frees the agent. A failed registry write is logged and
+ * retried after --agent-ping-timeout.
+ */
+void master_agent_mark_unreachable(struct master_agent *a);
+/*
+ * MARK_AGENT_GONE: records id gone in the registry first (an error there
+ * is returned with e set and nothing changed), then removes the agent if
+ * registered and turns its tasks (also those kept unreachable) into
+ * TASK_GONE_BY_OPERATOR / TASK_LOST. -ENOENT when the id is unknown.
+ */
+int master_agent_mark_gone(struct master *m, const char *id, struct err *e);
+/*
+ * Reports the outcome of a registry write: e NULL after a success, else
+ * the failure (what = the operation that needed it). A failure is logged
+ * once until a write succeeds again, so a full disk does not flood the
+ * log while agents retry.
+ */
+void master_registry_note(struct master *m, const char *what,
+                          const struct err *e);
+/* The registry's view of id. */
+bool master_agent_is_gone(struct master *m, const char *id);
+bool master_agent_is_unreachable(struct master *m, const char *id);
+/* Admitted in the registry before a restart and not reregistered yet. */
+bool master_agent_is_recovered(struct master *m, const char *id);
+/* Called by the agent API once a (re)registered agent's tasks are
+ * adopted: the partition-aware tasks kept for it while it was unreachable
+ * and not reported again become TASK_GONE. */
+void master_agent_drop_unreturned(struct master_agent *a);
 bool master_framework_is_partition_aware(const struct master_framework *fw);
 
 /* events.c: framing and sending */

@@ -44,10 +44,10 @@
  * at debug, with level 0 at the configured --log-level (capped at info),
  * and after duration returns to the configured --log-level.
  *
- * MARK_AGENT_GONE: the agent is removed with REASON_AGENT_REMOVED_BY_
- * OPERATOR and its id remembered (bounded, in memory until the registry
- * holds it), so a repeated call answers 200 as Mesos does and
- * master_op_agent_is_gone() lets the agent API refuse the id for good.
+ * MARK_AGENT_GONE: the id is recorded gone in the registry (durable with
+ * a --work-dir; bounded by --registry-max-agent-count/age), then the agent
+ * is removed with REASON_AGENT_REMOVED_BY_OPERATOR; a repeated call
+ * answers 200 as Mesos does, and the agent API refuses the id for good.
  */
 #include "lib/compat.h"
 #include "master/master_int.h"
@@ -55,6 +55,7 @@
 #include <ctype.h>
 #include <time.h>
 
+#include "lib/err.h"
 #include "lib/jsonw.h"
 #include "lib/log.h"
 #include "lib/loop.h"
@@ -66,8 +67,6 @@
 /* Most concurrent event-stream subscribers (Mesos's default of
  * --max_operator_event_stream_subscribers). */
 #define OP_MAX_SUBSCRIBERS 1000
-/* Agent ids remembered as gone (Mesos's --registry_max_agent_count). */
-#define OP_MAX_GONE_AGENTS 102400
 
 struct op_subscriber {
 	struct list link; /* in op->subscribers; self-linked once detached */
@@ -76,19 +75,11 @@ struct op_subscriber {
 	bool detached;              /* master_op_close_all() let go of it */
 };
 
-struct op_gone_agent {
-	struct hmap_node node; /* in op->gone, key = id */
-	struct list link;      /* in op->gone_order, oldest first */
-	char *id;
-};
-
 struct master_op {
 	struct list subscribers;
 	size_t nsubscribers;
 	uv_timer_t *heartbeat;  /* created with the first subscriber */
 	uv_timer_t *log_revert; /* running while SET_LOGGING_LEVEL lasts */
-	struct hmap gone;       /* agent ids marked gone */
-	struct list gone_order;
 };
 
 /* Writes a read's payload: the object under "get_x". */
@@ -107,8 +98,6 @@ static struct master_op *op_get(struct master *m)
 		return op;
 	op = xcalloc(1, sizeof(*op));
 	list_init(&op->subscribers);
-	hmap_init(&op->gone);
-	list_init(&op->gone_order);
 	m->op = op;
 	return op;
 }
@@ -857,25 +846,7 @@ static void op_teardown(struct master *m, struct http_request *req,
 /* The agent API refuses such an id for good (Mesos shuts the agent down). */
 bool master_op_agent_is_gone(struct master *m, const char *agent_id)
 {
-	return m->op && agent_id && hmap_find(&m->op->gone, agent_id);
-}
-
-static void op_remember_gone(struct master_op *op, const char *agent_id)
-{
-	struct op_gone_agent *g = xcalloc(1, sizeof(*g));
-
-	g->id = xstrdup(agent_id);
-	g->node.key = g->id;
-	hmap_insert(&op->gone, &g->node);
-	list_add_tail(&op->gone_order, &g->link);
-	while (op->gone.count > OP_MAX_GONE_AGENTS) {
-		struct op_gone_agent *old =
-		    list_first(&op->gone_order, struct op_gone_agent, link);
-		hmap_remove(&op->gone, &old->node);
-		list_del(&old->link);
-		free(old->id);
-		free(old);
-	}
+	return master_agent_is_gone(m, agent_id);
 }
 
 /*
@@ -938,12 +909,15 @@ static void op_kill_task(struct master *m, struct http_request *req,
 	http_respond(req, 202, NULL, NULL, 0);
 }
 
+/* Persist, then reply: the registry records the id gone before the
+ * agent is removed and the operator hears 200 (503 when it cannot). */
 static void op_mark_agent_gone(struct master *m, struct http_request *req,
                                json_t *call)
 {
 	json_t *p = json_object_get(call, "mark_agent_gone");
 	const char *aid = mesos_json_id(p, "agent_id");
-	struct master_agent *a;
+	struct err e = {{0}};
+	int rc;
 
 	if (!aid) {
 		http_respond_error(req, 400,
@@ -951,20 +925,17 @@ static void op_mark_agent_gone(struct master *m, struct http_request *req,
 		                   "present");
 		return;
 	}
-	if (master_op_agent_is_gone(m, aid)) {
-		/* Mesos answers a repeated call with 200, too. */
+	/* a repeated call answers 200 (Mesos does too) */
+	if (!master_agent_is_gone(m, aid))
+		log_info(OPAPI, "agent=%s marked gone by the operator", aid);
+	rc = master_agent_mark_gone(m, aid, &e);
+	if (rc == -ENOENT)
+		http_respond_error(req, 404, "%s", e.msg);
+	else if (rc)
+		http_respond_error(req, 503, "Agent '%s' not marked gone: %s",
+		                   aid, e.msg);
+	else
 		http_respond(req, 200, NULL, NULL, 0);
-		return;
-	}
-	a = master_agent_find(m, aid);
-	if (!a) {
-		http_respond_error(req, 404, "Agent '%s' not found", aid);
-		return;
-	}
-	log_info(OPAPI, "agent=%s marked gone by the operator", aid);
-	op_remember_gone(op_get(m), aid);
-	master_agent_remove(a, REASON_AGENT_REMOVED_BY_OPERATOR);
-	http_respond(req, 200, NULL, NULL, 0);
 }
 
 /* ---- event stream -------------------------------------------------------- */
@@ -1197,14 +1168,6 @@ void master_op_close_all(struct master *m)
 		log_set_level(op_configured_level(m));
 		loop_timer_drop(&op->log_revert);
 	}
-	LIST_FOR_EACH_SAFE(pos, tmp, &op->gone_order)
-	{
-		struct op_gone_agent *g =
-		    list_entry(pos, struct op_gone_agent, link);
-		free(g->id);
-		free(g);
-	}
-	hmap_release(&op->gone);
 	free(op);
 	m->op = NULL;
 }

@@ -584,19 +584,40 @@ static void sched_decline(struct master *m, struct master_framework *fw,
 /* ---- KILL / RECONCILE / ACKNOWLEDGE ----------------------------------------
  */
 
-/* What the master says about a task it does not know. */
+/*
+ * What the master says about a task it does not know, by what it knows of
+ * the agent named with it (Mesos's explicit reconciliation cases):
+ *   agent admitted before a master restart, not back yet: no answer for
+ *     a framework that is not partition-aware (Mesos's no-op: a TASK_LOST
+ *     would be a lie if the agent comes back with the task; the scheduler
+ *     retries), TASK_UNREACHABLE for a partition-aware one
+ *   agent unreachable: TASK_UNREACHABLE (TASK_LOST when not aware)
+ *   agent gone: TASK_GONE_BY_OPERATOR (TASK_LOST)
+ *   otherwise: TASK_UNKNOWN (TASK_LOST)
+ */
 static void sched_unknown_task(struct master *m, struct master_framework *fw,
                                const char *task_id, const char *agent_id)
 {
+	bool aware = master_framework_is_partition_aware(fw);
 	enum task_state st = TASK_LOST;
 	const char *why = "Reconciliation: task is unknown to the master";
 
-	if (master_framework_is_partition_aware(fw)) {
+	if (master_agent_is_recovered(m, agent_id)) {
+		if (!aware)
+			return;
+		st = TASK_UNREACHABLE;
+		why = "Reconciliation: the task's agent has not reregistered "
+		      "since the master restarted";
+	} else if (master_agent_is_unreachable(m, agent_id)) {
+		st = aware ? TASK_UNREACHABLE : TASK_LOST;
+		why = "Reconciliation: the task's agent is unreachable";
+	} else if (master_agent_is_gone(m, agent_id)) {
+		st = aware ? TASK_GONE_BY_OPERATOR : TASK_LOST;
+		why = "Reconciliation: the task's agent was marked gone";
+	} else if (aware) {
 		st = TASK_UNKNOWN;
-		if (agent_id && !master_agent_find(m, agent_id)) {
-			st = TASK_UNKNOWN;
+		if (agent_id && !master_agent_find(m, agent_id))
 			why = "Reconciliation: task and agent are unknown";
-		}
 	}
 	sched_send_status(fw, task_id, agent_id, st, REASON_RECONCILIATION,
 	                  why);
