@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "executor/executor.h"
 #include "cli/cli.h"
+#include "services/services.h"
 #include "up/up.h"
 
 #include <signal.h>
@@ -25,6 +26,8 @@ static const struct command commands[] = {
     {"master", master_main, "run a master (cluster state, offers, APIs)"},
     {"agent", agent_main, "run an agent (resources, executors, sandboxes)"},
     {"executor", executor_main, "the command executor (started by the agent)"},
+    {"services", services_main,
+     "run the services framework (Marathon v2 API on port 8080)"},
     {"up", up_main, "run a local cluster (a master and agents)"},
     {"agents", cli_agents_main, "list the agents"},
     {"frameworks", cli_frameworks_main, "list the frameworks"},

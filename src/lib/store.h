@@ -50,9 +50,8 @@ int store_open(const char *path, struct store **out, struct err *e)
 void store_close(struct store *s);
 
 /* Inserts or replaces ns/key. val (len bytes, may contain NULs) is copied. */
-int store_put(struct store *s, const char *ns, const char *key,
-              const void *val, size_t len, struct err *e)
-    __attribute__((warn_unused_result));
+int store_put(struct store *s, const char *ns, const char *key, const void *val,
+              size_t len, struct err *e) __attribute__((warn_unused_result));
 /*
  * Reads ns/key into a fresh heap buffer *val (NUL-terminated for
  * convenience; the caller frees it) of *len bytes. -ENOENT when missing.

@@ -2056,7 +2056,8 @@ void attributes_write_map(struct jsonw *w, const struct attributes *a)
 	buf_release(&text);
 }
 
-/* ---- taking pieces out of an offer ---------------------------------------- */
+/* ---- taking pieces out of an offer ----------------------------------------
+ */
 
 static struct resource *res_piece_like(struct resources *take,
                                        const struct resource *r,
@@ -2124,9 +2125,8 @@ static bool res_port_free(const struct resource *r, uint64_t p,
 	return in;
 }
 
-int resources_take_ports(struct resources *avail, size_t n,
-                         const int *wanted, int *ports,
-                         struct resources *out)
+int resources_take_ports(struct resources *avail, size_t n, const int *wanted,
+                         int *ports, struct resources *out)
 {
 	struct resources take;
 	size_t got = 0;
@@ -2180,8 +2180,8 @@ int resources_take_ports(struct resources *avail, size_t n,
 
 					if (!res_port_free(r, p, ports, n))
 						continue;
-					piece = res_piece_like(
-					    &take, r, RESOURCE_RANGES);
+					piece = res_piece_like(&take, r,
+					                       RESOURCE_RANGES);
 					piece->ranges =
 					    xmalloc(sizeof(*piece->ranges));
 					piece->ranges[0].begin =

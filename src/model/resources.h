@@ -138,9 +138,8 @@ int resources_take_scalar(struct resources *avail, const char *name,
  * instead of any (0 entries take any free one). The chosen ports are
  * written to ports[0..n). Returns 0, or -ENOSPC with nothing moved.
  */
-int resources_take_ports(struct resources *avail, size_t n,
-                         const int *wanted, int *ports,
-                         struct resources *out);
+int resources_take_ports(struct resources *avail, size_t n, const int *wanted,
+                         int *ports, struct resources *out);
 /* Sum in milli-units of scalar resources named name (any role). */
 int64_t resources_scalar(const struct resources *r, const char *name);
 /* Sets (role != NULL) or clears allocation_info.role on every resource. */

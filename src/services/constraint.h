@@ -48,15 +48,15 @@ enum constraint_op {
 };
 
 struct constraint {
-	char *field;             /* "hostname" for the hostname forms */
+	char *field; /* "hostname" for the hostname forms */
 	enum constraint_op op;
-	char *value;             /* as given (NULL when absent) */
-	long n;                  /* MAX_PER / GROUP_BY count (0 = none) */
-	char **values;           /* IN / NOT_IN */
+	char *value;   /* as given (NULL when absent) */
+	long n;        /* MAX_PER / GROUP_BY count (0 = none) */
+	char **values; /* IN / NOT_IN */
 	size_t nvalues;
-	regex_t re;              /* LIKE / UNLIKE, anchored full match */
+	regex_t re; /* LIKE / UNLIKE, anchored full match */
 	bool has_re;
-	bool aurora;             /* came from the Aurora form (for writing) */
+	bool aurora; /* came from the Aurora form (for writing) */
 };
 
 struct constraint_set {
@@ -84,7 +84,8 @@ int constraint_set_from_json(struct constraint_set *cs, const json_t *v,
     __attribute__((warn_unused_result));
 /* Writes the constraints in the form they were given: the Marathon array
  * of arrays, or the Aurora object ({"rack_id":"limit:3"}). */
-void constraint_set_write_json(struct jsonw *w, const struct constraint_set *cs);
+void constraint_set_write_json(struct jsonw *w,
+                               const struct constraint_set *cs);
 
 /* An agent as constraints see it. */
 struct constraint_agent {

@@ -24,8 +24,8 @@ struct err;
 /* ---- dependency order ---------------------------------------------------- */
 
 struct plan_node {
-	const char *id;                 /* absolute app id */
-	const char *const *deps;        /* absolute app or group ids */
+	const char *id;          /* absolute app id */
+	const char *const *deps; /* absolute app or group ids */
 	size_t ndeps;
 };
 
@@ -46,22 +46,22 @@ int plan_layers(const struct plan_node *nodes, size_t n, size_t *layer,
 /* ---- rolling upgrade ----------------------------------------------------- */
 
 struct plan_rolling_state {
-	int instances;            /* target count of the new version */
-	double min_health_capacity;   /* [0, 1] */
-	double max_over_capacity;     /* [0, 1] */
-	bool resident;            /* persistent volumes: never over capacity */
-	int old_alive;            /* old-version tasks not yet terminal */
-	int old_healthy;          /* of those, running and healthy */
-	int old_killing;          /* of those, already being killed */
-	int new_alive;            /* new-version tasks not yet terminal */
-	int new_ready;            /* of those, running, healthy and ready */
+	int instances;              /* target count of the new version */
+	double min_health_capacity; /* [0, 1] */
+	double max_over_capacity;   /* [0, 1] */
+	bool resident;   /* persistent volumes: never over capacity */
+	int old_alive;   /* old-version tasks not yet terminal */
+	int old_healthy; /* of those, running and healthy */
+	int old_killing; /* of those, already being killed */
+	int new_alive;   /* new-version tasks not yet terminal */
+	int new_ready;   /* of those, running, healthy and ready */
 };
 
 struct plan_rolling_action {
-	int start_new;  /* launch this many new-version tasks now */
-	int kill_old;   /* kill this many old-version tasks now (not counting
-	                   those already killing; unhealthy ones first) */
-	bool done;      /* no old task alive and new_ready == instances */
+	int start_new; /* launch this many new-version tasks now */
+	int kill_old;  /* kill this many old-version tasks now (not counting
+	                  those already killing; unhealthy ones first) */
+	bool done;     /* no old task alive and new_ready == instances */
 };
 
 /*

@@ -27,7 +27,8 @@ BUILD = os.environ.get("BUILD", os.path.dirname(ATOLL))
 
 
 class Daemon:
-    def __init__(self, cluster, name, args):
+    def __init__(self, cluster, name, args, env=None):
+        self.env = env
         self.name = name
         self.dir = os.path.join(cluster.dir, name)
         os.makedirs(self.dir, exist_ok=True)
@@ -43,7 +44,8 @@ class Daemon:
         log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
             [ATOLL] + self.args + ["--port-file", self.port_file],
-            stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+            env=dict(os.environ, **self.env) if self.env else None)
         log.close()
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -90,7 +92,10 @@ class Daemon:
 class Cluster:
     """A master and agents in a temporary directory; use as a context."""
 
-    def __init__(self, agents=1, master_args=(), agent_args=(), resources="cpus:4;mem:4096;disk:4096;ports:[31000-32000]"):
+    def __init__(self, agents=1, master_args=(), agent_args=(), resources="cpus:4;mem:4096;disk:4096;ports:[31000-32000]",
+                 attributes=None, agent_env=None):
+        """attributes: a function agent index -> attribute text (default
+        "rack:r<i+1>"); agent_env: extra environment of the agents."""
         self.dir = tempfile.mkdtemp(prefix="atoll-it-")
         self.daemons = []
         self.master = Daemon(self, "master", ["master", "--port", "0", "--log-level", "debug"] + list(master_args))
@@ -100,7 +105,8 @@ class Cluster:
             d = Daemon(self, "agent%d" % i,
                        ["agent", "--port", "0", "--work-dir", os.path.join(self.dir, "agent%d" % i, "work"),
                         "--resources", resources, "--hostname", "agent%d" % i,
-                        "--attributes", "rack:r%d" % (i + 1), "--log-level", "debug"] + list(agent_args))
+                        "--attributes", attributes(i) if attributes else "rack:r%d" % (i + 1),
+                        "--log-level", "debug"] + list(agent_args), env=agent_env)
             self.agents.append(d)
             self.daemons.append(d)
         self.ok = False
@@ -154,6 +160,133 @@ class Cluster:
         st, _, body = self.get("/state")
         assert st == 200, (st, body)
         return json.loads(body)
+
+    def start_services(self, args=(), name="services"):
+        """Starts `atoll services` against this cluster's master (its store
+        in <dir>/<name>); returns a Marathon client for it."""
+        d = Daemon(self, name, ["services", "--port", "0", "--master", self.master.address,
+                                "--work-dir", os.path.join(self.dir, name, "work"),
+                                "--log-level", "debug"] + list(args))
+        self.daemons.insert(1, d)  # stopped before the master
+        d.start()
+        return Marathon(d)
+
+
+class Marathon:
+    """A client of the Marathon v2 REST API of `atoll services`."""
+
+    def __init__(self, daemon):
+        self.daemon = daemon
+
+    @property
+    def port(self):
+        return self.daemon.port
+
+    def req(self, method, path, body=None, headers=None):
+        h = {"Content-Type": "application/json"}
+        h.update(headers or {})
+        if body is not None and not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+        st, hdrs, data = http_request(self.port, method, path, body, h)
+        try:
+            data = json.loads(data) if data else None
+        except ValueError:
+            pass
+        return st, hdrs, data
+
+    def ok(self, method, path, body=None, codes=(200, 201)):
+        st, _, data = self.req(method, path, body)
+        assert st in codes, (method, path, st, data)
+        return data
+
+    def tasks(self, app=None):
+        path = "/v2/apps%s/tasks" % app if app else "/v2/tasks"
+        return self.ok("GET", path)["tasks"]
+
+    def deployments(self):
+        return self.ok("GET", "/v2/deployments")
+
+    def wait_deployed(self, timeout=30):
+        wait_for(lambda: self.deployments() == [], timeout, "deployments done")
+
+    def wait_running(self, app, n, timeout=30):
+        return wait_for(lambda: (lambda ts: ts if len(ts) == n and all(t["state"] == "TASK_RUNNING" for t in ts)
+                                 else None)(self.tasks(app)), timeout, "%d running tasks of %s" % (n, app))
+
+
+class SSE:
+    """Reads a Server-Sent Events stream in a thread: events are
+    (id, type, data-dict) tuples on .events (a queue)."""
+
+    def __init__(self, port, path="/v2/events", last_event_id=None):
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        h = {"Accept": "text/event-stream"}
+        if last_event_id is not None:
+            h["Last-Event-ID"] = str(last_event_id)
+        self.conn.request("GET", path, headers=h)
+        self.resp = self.conn.getresponse()
+        assert self.resp.status == 200, self.resp.status
+        self.events = queue.Queue()
+        self.closed = False
+        threading.Thread(target=self._run, daemon=True).start()
+
+    def _lines(self):
+        """The body's lines as they arrive: the response is chunked, and
+        http.client's readline() would wait for more than one chunk."""
+        fp = self.resp.fp
+        chunked = self.resp.chunked
+        pending = b""
+        while True:
+            if chunked:
+                size = int(fp.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    return
+                data = fp.read(size)
+                fp.readline()  # CRLF after the chunk
+            else:
+                data = fp.read1(65536)
+                if not data:
+                    return
+            pending += data
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                yield line.decode().rstrip("\r")
+
+    def _run(self):
+        ev = {}
+        try:
+            for line in self._lines():
+                if line == "":
+                    if "data" in ev:
+                        self.events.put((int(ev.get("id", "0")), ev.get("event"), json.loads(ev["data"])))
+                    ev = {}
+                elif line.startswith(":"):
+                    continue
+                else:
+                    k, _, v = line.partition(": ")
+                    ev[k] = v
+        except Exception:
+            pass
+        self.events.put(None)
+
+    def next(self, timeout=10):
+        e = self.events.get(timeout=timeout)
+        if e is None:
+            raise AssertionError("event stream ended")
+        return e
+
+    def close(self):
+        # Shut the socket down first: the reader thread is blocked in a
+        # read on the same buffered file, which close() would wait for.
+        try:
+            self.conn.sock.shutdown(socket.SHUT_RDWR)
+        except Exception:
+            pass
+        try:
+            self.resp.close()
+            self.conn.close()
+        except Exception:
+            pass
 
 
 def wait_for(pred, timeout, what):

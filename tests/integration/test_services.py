@@ -1,0 +1,418 @@
+"""Integration tests of `atoll services`: the Marathon v2 REST API on real
+agents (distinct hostnames and attributes), real tasks, real restarts.
+
+The slides' examples (examples/services/*.json) are deployed unchanged; the
+checker reads the master's /state and the REST API, never the services'
+internals."""
+
+import json
+import os
+import stat
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from atolltest import Cluster, SSE, http_request, run_tests, wait_for  # noqa: E402
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "services")
+
+
+def example(name):
+    with open(os.path.join(EXAMPLES, name)) as f:
+        return json.load(f)
+
+
+def master_tasks(c, states=("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TASK_KILLING")):
+    out = []
+    for fw in c.state()["frameworks"]:
+        for t in fw["tasks"]:
+            if t["state"] in states:
+                out.append(t)
+    return out
+
+
+def fake_bin():
+    """A directory with a `bundle` that serves like `bundle exec rails
+    server` would (the slides' command; Ruby is not installed here)."""
+    d = tempfile.mkdtemp(prefix="atoll-bin-")
+    p = os.path.join(d, "bundle")
+    with open(p, "w") as f:
+        f.write("#!/bin/sh\nexec sleep 3600\n")
+    os.chmod(p, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
+    return d
+
+
+# Healthy once the task wrote ./ready: a check that gates deployments.
+READY_CHECK = {"protocol": "COMMAND", "command": {"value": "test -f ready"}, "intervalSeconds": 1,
+               "timeoutSeconds": 0.5, "gracePeriodSeconds": 60, "delaySeconds": 0, "maxConsecutiveFailures": 3}
+
+
+def test_app_lifecycle_ports_and_env():
+    with Cluster(agents=2) as c:
+        m = c.start_services()
+        st, _, body = m.req("GET", "/ping")
+        assert st == 200 and body is not None
+        app = example("marathon-http-discovery.json")
+        app["cmd"] = "echo $PORT0 $PORT_HTTP $PORT $HOST > env.txt && exec python3 -m http.server $PORT0"
+        st, hdrs, body = m.req("POST", "/v2/apps", app)
+        assert st == 201, (st, body)
+        assert hdrs.get("marathon-deployment-id"), hdrs
+        assert body["id"] == "/app" and body["portDefinitions"][0]["name"] == "http"
+        st, _, body = m.req("POST", "/v2/apps", app)
+        assert st == 409, (st, body)
+        m.wait_deployed()
+        (t,) = m.wait_running("/app", 1)
+        port = t["ports"][0]
+        assert 31000 <= port <= 32000, t
+        # The task really serves on the port it was given.
+        st, _, _ = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(
+            http_request(port, "GET", "/")), 10, "http.server on PORT0")
+        # PORT0, PORT_HTTP, PORT and HOST were set.
+        agent = [a for a in c.agents if a.args[a.args.index("--hostname") + 1] == t["host"]][0]
+        env_path = None
+        for root, _, files in os.walk(os.path.join(c.dir, agent.name, "work")):
+            if "env.txt" in files and t["id"] in root:
+                env_path = os.path.join(root, "env.txt")
+        assert env_path, "env.txt not found in the sandbox"
+        with open(env_path) as f:
+            assert f.read().split() == [str(port), str(port), str(port), t["host"]]
+        # DiscoveryInfo is visible in the master's state.
+        (mt,) = master_tasks(c)
+        assert mt["discovery"]["ports"]["ports"][0]["number"] == port, mt
+        # Endpoints: the healthy instance is listed.
+        eps = m.ok("GET", "/v2/endpoints")["apps"]
+        assert eps[0]["endpoints"][0]["ports"][0]["port"] == port, eps
+        # Delete: every task goes, the app is gone.
+        m.ok("DELETE", "/v2/apps/app")
+        wait_for(lambda: master_tasks(c) == [], 15, "tasks killed")
+        wait_for(lambda: m.req("GET", "/v2/apps/app")[0] == 404, 10, "app gone")
+
+
+def test_scale_up_down_youngest_first():
+    with Cluster(agents=2) as c:
+        m = c.start_services()
+        m.ok("POST", "/v2/apps", {"id": "/s", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2})
+        first = {t["id"] for t in m.wait_running("/s", 2)}
+        m.wait_deployed()
+        m.ok("PATCH", "/v2/apps/s", {"instances": 4})
+        m.wait_running("/s", 4)
+        m.wait_deployed()
+        # A scale keeps the running tasks (no restart).
+        assert first <= {t["id"] for t in m.tasks("/s")}
+        m.ok("PUT", "/v2/apps/s", {"instances": 2})
+        m.wait_deployed()
+        left = {t["id"] for t in m.wait_running("/s", 2)}
+        assert left == first, (left, first)  # the youngest were killed
+        assert len(master_tasks(c)) == 2
+
+
+def test_rolling_upgrade_capacity_bounds():
+    with Cluster(agents=2) as c:
+        m = c.start_services()
+        app = {"id": "/roll", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 4,
+               "upgradeStrategy": {"minimumHealthCapacity": 0.5, "maximumOverCapacity": 0.25}}
+        m.ok("POST", "/v2/apps", app)
+        old = {t["id"] for t in m.wait_running("/roll", 4)}
+        m.wait_deployed()
+        # The new version becomes healthy only after a second, so the
+        # upgrade takes several rounds we can sample.
+        dep = m.ok("PUT", "/v2/apps/roll", {"cmd": "sleep 1 && touch ready && sleep 1000",
+                                             "healthChecks": [READY_CHECK]})
+        samples = 0
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            ts = master_tasks(c)
+            healthy = [t for t in ts if t["state"] == "TASK_RUNNING" and
+                       (t["id"] in old or t["statuses"][-1].get("healthy"))]
+            # Never more than 4 * 1.25 = 5 alive, never fewer than 2 healthy.
+            assert len(ts) <= 5, ts
+            assert len(healthy) >= 2, ts
+            samples += 1
+            if m.deployments() == []:
+                break
+            time.sleep(0.05)
+        assert m.deployments() == [], "upgrade did not finish"
+        new = m.wait_running("/roll", 4)
+        assert not old & {t["id"] for t in new}
+        assert all(t["version"] == dep["version"] or t["version"] for t in new)
+        assert samples > 10, samples
+
+
+def test_group_dependency_order():
+    with Cluster(agents=2) as c:
+        m = c.start_services()
+        ev = SSE(m.port)
+        st, _, plan = m.req("PUT", "/v2/groups/product?dryRun=true", example("marathon-product-group.json"))
+        assert st == 200, (st, plan)
+        steps = [sorted(a["app"] for a in s["actions"]) for s in plan["steps"]]
+        assert steps == [["/product/database/mongo", "/product/database/mysql"],
+                         ["/product/service/play-app", "/product/service/rails-app"]], steps
+        assert m.ok("GET", "/v2/apps")["apps"] == []  # a dry run changes nothing
+        m.ok("POST", "/v2/groups", example("marathon-product-group.json"))
+        m.wait_deployed(60)
+        order = []
+        deadline = time.time() + 30
+        while len([1 for o in order if o[1] == "TASK_RUNNING"]) < 4 and time.time() < deadline:
+            _, etype, data = ev.next()
+            if etype == "status_update_event":
+                order.append((data["appId"], data["taskStatus"]))
+        ev.close()
+        db_running = [i for i, o in enumerate(order) if o[0].startswith("/product/database") and o[1] == "TASK_RUNNING"]
+        svc_any = [i for i, o in enumerate(order) if o[0].startswith("/product/service")]
+        assert len(db_running) == 2 and svc_any, order
+        assert max(db_running) < min(svc_any), order
+        g = m.ok("GET", "/v2/groups/product")
+        assert sorted(x["id"] for x in g["groups"]) == ["/product/database", "/product/service"], g
+
+
+def test_dependency_cycle_is_refused():
+    with Cluster(agents=1) as c:
+        m = c.start_services()
+        g = {"id": "/cyc", "apps": [
+            {"id": "a", "cmd": "sleep 1", "dependencies": ["/cyc/b"]},
+            {"id": "b", "cmd": "sleep 1", "dependencies": ["/cyc/a"]}]}
+        st, _, body = m.req("POST", "/v2/groups", g)
+        assert st == 422, (st, body)
+        assert "cycle" in body["message"] and "/cyc/a" in body["message"] and "/cyc/b" in body["message"], body
+        assert m.ok("GET", "/v2/apps")["apps"] == []
+
+
+def test_constraints_on_the_slides_rails_app():
+    # 12 agents: 10 public in 4 racks (3+3+2+2), 2 private.
+    def attrs(i):
+        return "type:%s;rack_id:rack-%d" % ("public_node" if i < 10 else "private", [1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 1, 2][i])
+
+    with Cluster(agents=12, attributes=attrs, resources="cpus:2;mem:256;disk:100;ports:[31000-31010]",
+                 agent_env={"PATH": fake_bin() + ":" + os.environ["PATH"]}) as c:
+        m = c.start_services()
+        app = example("marathon-rails-constraints.json")
+        st, _, body = m.req("POST", "/v2/apps", app)
+        assert st == 201, (st, body)
+        ts = m.wait_running("/rails_app", 10, timeout=60)
+        hosts = [t["host"] for t in ts]
+        assert len(set(hosts)) == 10, hosts                    # UNIQUE hostname
+        idx = [int(h[len("agent"):]) for h in hosts]
+        assert all(i < 10 for i in idx), hosts                 # CLUSTER type:public_node
+        racks = {}
+        for i in idx:
+            r = attrs(i).split("rack_id:")[1]
+            racks[r] = racks.get(r, 0) + 1
+        assert max(racks.values()) <= 3, racks                 # MAX_PER 3
+
+
+def test_constraint_operators_and_queue_explanation():
+    def attrs(i):
+        return "rack:r%d;zone:%s;size:%d" % (i % 2 + 1, "east" if i < 2 else "west", i)
+
+    with Cluster(agents=4, attributes=attrs) as c:
+        m = c.start_services()
+        cases = [
+            ("like", [["zone", "LIKE", "ea.*"]], 2, lambda h: int(h[5:]) < 2),
+            ("unlike", [["zone", "UNLIKE", "ea.*"]], 2, lambda h: int(h[5:]) >= 2),
+            ("is", [["rack", "IS", "r2"]], 2, lambda h: int(h[5:]) % 2 == 1),
+            ("maxper", [["rack", "MAX_PER", "1"]], 2, None),
+            ("groupby", [["zone", "GROUP_BY", "2"]], 2, None),
+            ("cluster", [["rack", "CLUSTER"]], 2, None),
+            ("aurora", {"zone": "west", "host": "limit:1"}, 2, lambda h: int(h[5:]) >= 2),
+        ]
+        for name, cons, n, pred in cases:
+            m.ok("POST", "/v2/apps", {"id": "/c/" + name, "cmd": "sleep 1000", "cpus": 0.1, "mem": 16,
+                                      "instances": n, "constraints": cons})
+        for name, cons, n, pred in cases:
+            ts = m.wait_running("/c/" + name, n)
+            hosts = [t["host"] for t in ts]
+            if pred:
+                assert all(pred(h) for h in hosts), (name, hosts)
+            idx = [int(h[5:]) for h in hosts]
+            if name == "maxper":
+                assert len({i % 2 for i in idx}) == 2, (name, hosts)
+            if name == "groupby":
+                assert len({i < 2 for i in idx}) == 2, (name, hosts)
+            if name == "cluster":
+                assert len({i % 2 for i in idx}) == 1, (name, hosts)
+            if name == "aurora":
+                assert len(set(hosts)) == 2, (name, hosts)
+        # An app no agent can take says why in /v2/queue.
+        m.ok("POST", "/v2/apps", {"id": "/nowhere", "cmd": "sleep 1", "cpus": 0.1, "mem": 16,
+                                  "constraints": [["rack", "IS", "r9"]]})
+
+        def explained():
+            for q in m.ok("GET", "/v2/queue")["queue"]:
+                if q["app"]["id"] == "/nowhere" and q["constraintRejections"][0]["declined"] > 0:
+                    return q
+        q = wait_for(explained, 20, "queue explanation")
+        assert q["count"] == 1 and q["constraintRejections"][0]["constraint"].startswith("rack"), q
+
+
+def test_rollback_by_cancelling_and_progress_deadline():
+    with Cluster(agents=1) as c:
+        m = c.start_services()
+        m.ok("POST", "/v2/apps", {"id": "/rb", "cmd": "touch ready && sleep 1000", "cpus": 0.1, "mem": 16,
+                                  "instances": 2, "backoffSeconds": 0.2, "healthChecks": [READY_CHECK]})
+        old = {t["id"] for t in m.wait_running("/rb", 2)}
+        m.wait_deployed()
+        # A broken version: the deployment cannot finish.
+        dep = m.ok("PUT", "/v2/apps/rb", {"cmd": "sleep 1000"})  # never healthy
+        time.sleep(1.5)
+        st, _, locked = m.req("PUT", "/v2/apps/rb", {"cmd": "sleep 2000"})
+        assert st == 409, (st, locked)
+        back = m.ok("DELETE", "/v2/deployments/" + dep["deploymentId"])
+        assert back["deploymentId"] != dep["deploymentId"]
+        m.wait_deployed()
+        ts = m.wait_running("/rb", 2)
+        assert {t["id"] for t in ts} == old, "rollback must keep the old tasks"
+        assert m.ok("GET", "/v2/apps/rb")["app"]["cmd"] == "touch ready && sleep 1000"
+        # Now with a progress deadline: rolled back by itself.
+        ev = SSE(m.port)
+        m.ok("PATCH", "/v2/apps/rb", {"cmd": "sleep 1000", "upgradeStrategy": {
+            "minimumHealthCapacity": 1, "maximumOverCapacity": 1, "progressDeadlineSeconds": 3}})
+        deadline = time.time() + 30
+        failed = None
+        while time.time() < deadline and not failed:
+            _, etype, data = ev.next(timeout=30)
+            if etype == "deployment_failed":
+                failed = data
+        ev.close()
+        assert failed and "deadline" in failed["reason"], failed
+        m.wait_deployed()
+        assert m.ok("GET", "/v2/apps/rb")["app"]["cmd"] == "touch ready && sleep 1000"
+        assert {t["id"] for t in m.wait_running("/rb", 2)} == old
+
+
+def test_events_resume_with_last_event_id():
+    with Cluster(agents=1) as c:
+        m = c.start_services()
+        ev = SSE(m.port)
+        m.ok("POST", "/v2/apps", {"id": "/e1", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16})
+        seen = []
+        while not any(t == "deployment_success" for _, t, _ in seen):
+            seen.append(ev.next())
+        ev.close()
+        last = seen[-1][0]
+        # Events happen while we are away.
+        m.ok("POST", "/v2/apps", {"id": "/e2", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16})
+        m.wait_deployed()
+        ev2 = SSE(m.port, last_event_id=last)
+        got = []
+        while not any(t == "deployment_success" for _, t, _ in got):
+            got.append(ev2.next())
+        ev2.close()
+        ids = [i for i, t, _ in got if t != "event_stream_attached"]
+        assert ids[0] == last + 1, (last, got[:3])
+        assert ids == list(range(ids[0], ids[0] + len(ids))), ids  # nothing lost
+        assert any(d.get("appId") == "/e2" for _, t, d in got if t == "status_update_event")
+        st, _, body = m.req("GET", "/v2/events", headers={"Last-Event-ID": "x"})
+        assert st == 400, (st, body)
+
+
+def test_events_resume_too_old_gets_a_reset():
+    with Cluster(agents=1) as c:
+        m = c.start_services(["--event-buffer", "16"])
+        m.ok("POST", "/v2/apps", {"id": "/r", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 10})
+        m.wait_deployed()
+        m.wait_running("/r", 10)  # > 16 events: 10 staging/running pairs and more
+        ev = SSE(m.port, last_event_id=1)
+        got = [ev.next() for _ in range(3)]
+        ev.close()
+        kinds = [t for _, t, _ in got]
+        assert kinds[:2] == ["event_stream_attached", "event_stream_reset"], kinds
+        # After the reset, the oldest kept event follows.
+        assert got[2][0] == got[1][0] + 1, got
+        # Resuming from the newest id sends nothing old.
+        newest = got[0][0]
+        ev = SSE(m.port, last_event_id=newest)
+        first = ev.next()
+        ev.close()
+        assert first[1] == "event_stream_attached", first
+        try:
+            extra = ev.events.get(timeout=0.5)
+        except Exception:
+            extra = None
+        assert extra is None, extra
+
+
+def test_restart_of_services_launches_no_duplicates():
+    with Cluster(agents=2) as c:
+        m = c.start_services()
+        m.ok("POST", "/v2/apps", {"id": "/keep", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 3})
+        before = {t["id"] for t in m.wait_running("/keep", 3)}
+        m.wait_deployed()
+        fw = c.state()["frameworks"][0]["id"]
+        m.daemon.kill9()
+        m.daemon.start()
+        time.sleep(3)  # reconciliation, offers
+        after = {t["id"] for t in m.wait_running("/keep", 3)}
+        assert after == before, (before, after)
+        assert {t["id"] for t in master_tasks(c)} == before
+        assert c.state()["frameworks"][0]["id"] == fw  # the same framework
+        # A task killed behind its back is replaced (and only that one).
+        victim = sorted(before)[0]
+        st, _, body = m.req("DELETE", "/v2/apps/keep/tasks/" + victim)
+        assert st == 200, (st, body)
+        wait_for(lambda: victim not in {t["id"] for t in master_tasks(c)}, 15, "victim gone")
+        now = {t["id"] for t in m.wait_running("/keep", 3)}
+        assert len(now - before) == 1 and before - now == {victim}
+
+
+def test_bad_input_gets_422_naming_the_field():
+    with Cluster(agents=1) as c:
+        m = c.start_services()
+        bad = [
+            ({"id": "/b", "cmd": "x", "cpus": -1}, "/cpus"),
+            ({"id": "/b", "cmd": "x", "mem": "lots"}, "/mem"),
+            ({"id": "/b", "cmd": "x", "instances": -2}, "/instances"),
+            ({"id": "/b", "cmd": "x", "args": ["y"]}, ""),
+            ({"id": "/B A", "cmd": "x"}, "/id"),
+            ({"id": "/b", "cmd": "x", "constraints": [["rack", "MAX_PER", "x"]]}, "/constraints"),
+            ({"id": "/b", "cmd": "x", "healthChecks": [{"protocol": "SMTP"}]}, "/healthChecks(0)"),
+            ({"id": "/b", "cmd": "x", "upgradeStrategy": {"minimumHealthCapacity": 2}}, "/upgradeStrategy"),
+            ({"id": "/b", "cmd": "x", "portDefinitions": [{"port": 70000}]}, "/portDefinitions(0)"),
+        ]
+        for body, path in bad:
+            st, _, resp = m.req("POST", "/v2/apps", body)
+            assert st == 422, (body, st, resp)
+            paths = [d["path"] for d in resp["details"]]
+            assert any(p.startswith(path) for p in paths), (body, paths)
+        st, _, resp = m.req("POST", "/v2/apps", "{not json")
+        assert st == 400 and "Invalid JSON" in resp["message"], (st, resp)
+        st, _, resp = m.req("GET", "/v2/apps/nope")
+        assert st == 404, (st, resp)
+        st, _, resp = m.req("DELETE", "/v2/deployments/nope")
+        assert st == 404, (st, resp)
+        assert m.ok("GET", "/v2/apps")["apps"] == []
+
+
+def test_versions_and_rollback_by_version():
+    with Cluster(agents=1) as c:
+        m = c.start_services()
+        m.ok("POST", "/v2/apps", {"id": "/v", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16})
+        m.wait_deployed()
+        m.ok("PUT", "/v2/apps/v", {"cmd": "sleep 2000"})
+        m.wait_deployed()
+        versions = m.ok("GET", "/v2/apps/v/versions")["versions"]
+        assert len(versions) == 2, versions
+        first = m.ok("GET", "/v2/apps/v/versions/" + versions[0])
+        assert first["cmd"] == "sleep 1000", first
+        m.ok("PUT", "/v2/apps/v", {"version": versions[0]})
+        m.wait_deployed()
+        assert m.ok("GET", "/v2/apps/v")["app"]["cmd"] == "sleep 1000"
+        m.wait_running("/v", 1)
+
+
+if __name__ == "__main__":
+    run_tests([
+        test_app_lifecycle_ports_and_env,
+        test_scale_up_down_youngest_first,
+        test_rolling_upgrade_capacity_bounds,
+        test_group_dependency_order,
+        test_dependency_cycle_is_refused,
+        test_constraints_on_the_slides_rails_app,
+        test_constraint_operators_and_queue_explanation,
+        test_rollback_by_cancelling_and_progress_deadline,
+        test_events_resume_with_last_event_id,
+        test_events_resume_too_old_gets_a_reset,
+        test_restart_of_services_launches_no_duplicates,
+        test_bad_input_gets_422_naming_the_field,
+        test_versions_and_rollback_by_version,
+    ])
