@@ -182,6 +182,11 @@ bool svc_task_is_healthy(const struct svc_app *a, const struct svc_task *t)
 	return !t->checked || t->healthy == 1;
 }
 
+bool svc_task_is_ready(const struct svc_app *a, const struct svc_task *t)
+{
+	return !a->app.nreadiness_checks || t->ready;
+}
+
 bool svc_task_is_current(const struct svc_app *a, const struct svc_task *t)
 {
 	return !strcmp(t->config_version, a->config_version);
@@ -213,6 +218,7 @@ static void svc_task_free(struct svc_task *t)
 	free(t->ports);
 	free(t->state);
 	free(t->message);
+	free(t->ip);
 	free(t);
 }
 
@@ -236,6 +242,8 @@ static json_t *svc_task_record(const struct svc_task *t)
 	                    json_string(t->config_version));
 	json_object_set_new(rec, "agentId", json_string(t->agent_id));
 	json_object_set_new(rec, "host", json_string(t->hostname));
+	if (t->ip)
+		json_object_set_new(rec, "ip", json_string(t->ip));
 	json_object_set_new(rec, "attributes", attrs ? attrs : json_array());
 	json_object_set_new(rec, "ports", ports);
 	json_object_set_new(rec, "stagedAt", json_real(t->staged_at));
@@ -635,6 +643,8 @@ static int svc_load_task(const char *key, const char *val, size_t len,
 	    (int)json_integer_value(p);
 	t->staged_at = json_number_value(json_object_get(rec, "stagedAt"));
 	t->checked = json_is_true(json_object_get(rec, "healthChecked"));
+	if (json_string_value(json_object_get(rec, "ip")))
+		t->ip = xstrdup(json_string_value(json_object_get(rec, "ip")));
 	/* Until reconciliation answers we assume the launch went out. */
 	t->state = xstrdup("TASK_STAGING");
 	t->healthy = -1;
@@ -895,6 +905,7 @@ static void svc_tick_run(struct services *sv)
 	if (sv->stopping)
 		return;
 	svc_deploy_tick(sv);
+	svc_ready_tick(sv);
 	HMAP_FOR_EACH_SAFE(&sv->apps, i, n, tmp)
 	{
 		struct svc_app *a = container_of(n, struct svc_app, node);
@@ -1041,6 +1052,7 @@ static void svc_stop_cb(uv_signal_t *h, int signum)
 	uv_timer_stop(&sv->tick);
 	uv_idle_stop(&sv->kick);
 	svc_events_release(sv);
+	svc_ready_release(sv);
 	atoll_scheduler_stop(sv->sched);
 	http_server_close(sv->http);
 	sv->http = NULL;
@@ -1127,6 +1139,7 @@ static void svc_free(struct services *sv)
 	hmap_release(&sv->apps);
 	svc_deploy_free_all(sv);
 	svc_events_release(sv);
+	svc_ready_release(sv);
 	store_close(sv->store);
 	free(sv->framework_id);
 	flags_release(svc_flags, ARRAY_SIZE(svc_flags), &sv->cfg);
@@ -1146,6 +1159,8 @@ int services_main(int argc, char **argv)
 	hmap_init(&sv.tasks);
 	list_init(&sv.deployments);
 	list_init(&sv.sse);
+	list_init(&sv.probes);
+	list_init(&sv.probes_done);
 	sv.started_wall = svc_now_wall();
 	rc = flags_parse(svc_flags, ARRAY_SIZE(svc_flags), &sv.cfg, argc, argv,
 	                 NULL, &e);

@@ -78,6 +78,12 @@ struct svc_task {
 	double killed_at;         /* last kill sent (mono seconds) */
 	double unreachable_since; /* wall seconds, 0 = reachable */
 	char *message;            /* last status message */
+	char *ip;                 /* the agent's IP (from the offer), or NULL */
+	/* Readiness (svc_ready.c): checked during deployments only. */
+	bool ready;        /* a readiness check passed (stays true) */
+	bool probing;      /* a readiness probe is in flight */
+	double ready_next; /* mono seconds of the next probe */
+	int ready_status;  /* last HTTP status (0 = none / no answer) */
 };
 
 /* An app as the framework tracks it. */
@@ -171,6 +177,8 @@ struct services {
 	uint64_t ev_reserved;     /* ids up to here are persisted as used */
 	struct list sse;          /* struct svc_sse */
 	uv_timer_t *ev_heartbeat; /* heap; started with the first client */
+	struct list probes;       /* readiness probes in flight */
+	struct list probes_done;  /* finished readiness probes to free */
 	uv_signal_t sigint, sigterm;
 	uint64_t offers_total;
 	uint64_t tasks_launched;
@@ -225,6 +233,17 @@ void svc_task_forget(struct services *sv, struct svc_task *t);
 /* Writes a task in Marathon's /v2/tasks shape. */
 void svc_task_write(struct jsonw *w, const struct services *sv,
                     const struct svc_app *a, const struct svc_task *t);
+
+/* Ready for a deployment: the app has no readiness check, or it passed. */
+bool svc_task_is_ready(const struct svc_app *a, const struct svc_task *t);
+
+/* ---- svc_ready.c ------------------------------------------------------- */
+
+/* Probes the readiness of new tasks of apps in a running deployment step
+ * and frees finished probes. Called from every reconcile pass. */
+void svc_ready_tick(struct services *sv);
+/* Frees every probe (at shutdown). */
+void svc_ready_release(struct services *sv);
 
 /* ---- svc_launch.c ------------------------------------------------------ */
 

@@ -167,10 +167,42 @@ static void svc_write_steps(struct jsonw *w, const struct svc_deployment *d)
 	jsonw_arr_end(w);
 }
 
+/* Marathon's readinessCheckResults of the app's current tasks. */
+static void svc_write_readiness(struct jsonw *w, struct services *sv,
+                                const char *app_id)
+{
+	struct svc_app *a = svc_app_find(sv, app_id);
+	const struct list *pos;
+
+	jsonw_arr_begin(w);
+	for (pos = a ? a->tasks.next : NULL;
+	     a && a->app.nreadiness_checks && pos != &a->tasks;
+	     pos = pos->next) {
+		const struct svc_task *t =
+		    list_entry(pos, struct svc_task, app_link);
+
+		if (!svc_task_is_current(a, t))
+			continue;
+		jsonw_obj_begin(w);
+		jsonw_kstr(w, "name", a->app.readiness_checks[0].name);
+		jsonw_kstr(w, "taskId", t->id);
+		jsonw_kbool(w, "ready", t->ready);
+		jsonw_key(w, "lastResponse");
+		if (t->ready_status) {
+			jsonw_obj_begin(w);
+			jsonw_kint(w, "status", t->ready_status);
+			jsonw_obj_end(w);
+		} else {
+			jsonw_null(w);
+		}
+		jsonw_obj_end(w);
+	}
+	jsonw_arr_end(w);
+}
+
 void svc_deploy_write(struct jsonw *w, const struct services *sv,
                       const struct svc_deployment *d)
 {
-	(void)sv;
 	jsonw_obj_begin(w);
 	jsonw_kstr(w, "id", d->id);
 	jsonw_kstr(w, "version", d->version);
@@ -195,8 +227,8 @@ void svc_deploy_write(struct jsonw *w, const struct services *sv,
 			jsonw_kstr(w, "action", svc_action_names[a->kind]);
 			jsonw_kstr(w, "app", a->app_id);
 			jsonw_key(w, "readinessCheckResults");
-			jsonw_arr_begin(w);
-			jsonw_arr_end(w);
+			svc_write_readiness(w, (struct services *)sv,
+			                    a->app_id);
 			jsonw_obj_end(w);
 		}
 	jsonw_arr_end(w);
@@ -708,7 +740,8 @@ static void svc_count(const struct services *sv, const struct svc_app *a,
 		}
 		if (svc_task_is_current(a, t)) {
 			c->cur_alive++;
-			c->cur_healthy += svc_task_is_healthy(a, t);
+			c->cur_healthy += svc_task_is_healthy(a, t) &&
+			                  svc_task_is_ready(a, t);
 		} else {
 			c->old_alive++;
 			c->old_healthy += svc_task_is_healthy(a, t);

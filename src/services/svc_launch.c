@@ -64,6 +64,7 @@ struct svc_offer {
 	const char *id;
 	const char *agent_id;
 	const char *hostname;
+	const char *ip;
 	struct attributes attributes;
 	struct resources avail;
 };
@@ -411,6 +412,7 @@ static struct svc_task *svc_task_new(struct svc_app *a,
 	t->config_version = xstrdup(a->config_version);
 	t->agent_id = xstrdup(o->agent_id);
 	t->hostname = xstrdup(o->hostname ? o->hostname : "");
+	t->ip = o->ip ? xstrdup(o->ip) : NULL;
 	attributes_copy(&t->attributes, &o->attributes);
 	t->ports = xcalloc(nports + 1, sizeof(int));
 	memcpy(t->ports, ports, nports * sizeof(int));
@@ -460,6 +462,7 @@ static int svc_place_app(struct services *sv, struct svc_app *a,
 			attributes_release(&t->attributes);
 			free(t->ports);
 			free(t->state);
+			free(t->ip);
 			free(t);
 			break;
 		}
@@ -501,6 +504,8 @@ static void svc_offer_one(struct services *sv, json_t *offer,
 	o.agent_id = json_string_value(
 	    json_object_get(json_object_get(offer, "agent_id"), "value"));
 	o.hostname = json_string_value(json_object_get(offer, "hostname"));
+	o.ip = json_string_value(json_object_get(
+	    json_object_get(json_object_get(offer, "url"), "address"), "ip"));
 	attributes_init(&o.attributes);
 	resources_init(&o.avail);
 	if (!o.id || !o.agent_id ||

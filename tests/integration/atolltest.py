@@ -140,6 +140,7 @@ class Cluster:
         bad = None
         for d in reversed(self.daemons):
             d.stop()
+        self.kill_leftovers()
         for d in self.daemons:
             log = d.log()
             if bad is None and any(m in log for m in self.SANITIZER_MARKS):
@@ -147,6 +148,42 @@ class Cluster:
         if os.environ.get("KEEP_TMP") is None:
             shutil.rmtree(self.dir, ignore_errors=True)
         return bad
+
+    def kill_leftovers(self):
+        """Executors of checkpointing frameworks outlive their agent by
+        design (recovery); a test must not leave them behind. Kills every
+        process working in this cluster's directory (executors and tasks
+        run in their sandboxes), then removes the container cgroups their
+        agents could no longer remove."""
+        for _ in range(3):
+            found = False
+            for pid in os.listdir("/proc"):
+                if not pid.isdigit() or int(pid) == os.getpid():
+                    continue
+                try:
+                    cwd = os.readlink("/proc/%s/cwd" % pid)
+                except OSError:
+                    continue
+                if cwd == self.dir or cwd.startswith(self.dir + "/"):
+                    found = True
+                    try:
+                        os.kill(int(pid), signal.SIGKILL)
+                    except OSError:
+                        pass
+            if not found:
+                break
+            time.sleep(0.2)
+        runs = set()
+        for root, dirs, _ in os.walk(self.dir):
+            if os.path.basename(root) == "runs":
+                runs.update(d for d in dirs if d != "latest")
+        for h in ("cpu", "cpuacct", "memory", "pids", "unified", ""):
+            base = os.path.join("/sys/fs/cgroup", h, "atoll")
+            for r in runs:
+                try:
+                    os.rmdir(os.path.join(base, r))
+                except OSError:
+                    pass
 
     def dump(self):
         for d in self.daemons:

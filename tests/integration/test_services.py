@@ -7,6 +7,7 @@ internals."""
 
 import json
 import os
+import signal
 import stat
 import sys
 import tempfile
@@ -33,12 +34,12 @@ def master_tasks(c, states=("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TA
 
 
 def fake_bin():
-    """A directory with a `bundle` that serves like `bundle exec rails
-    server` would (the slides' command; Ruby is not installed here)."""
+    """A directory with a `bundle` that serves on $PORT0 like `bundle exec
+    rails server` would (the slides' command; Ruby is not installed)."""
     d = tempfile.mkdtemp(prefix="atoll-bin-")
     p = os.path.join(d, "bundle")
     with open(p, "w") as f:
-        f.write("#!/bin/sh\nexec sleep 3600\n")
+        f.write("#!/bin/sh\nexec python3 -m http.server \"${PORT0:-0}\" --bind 127.0.0.1\n")
     os.chmod(p, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
     return d
 
@@ -355,6 +356,92 @@ def test_restart_of_services_launches_no_duplicates():
         assert len(now - before) == 1 and before - now == {victim}
 
 
+def test_health_checked_app_of_the_slides():
+    with Cluster(agents=1, agent_env={"PATH": fake_bin() + ":" + os.environ["PATH"]}) as c:
+        m = c.start_services()
+        m.ok("POST", "/v2/apps", example("marathon-rails-health.json"))
+        # Marathon's defaults: the first check after delaySeconds (15 s).
+        wait_for(lambda: m.ok("GET", "/v2/apps/rails_app")["app"]["tasksHealthy"] == 1, 40, "healthy")
+        m.wait_deployed()
+        (t,) = m.tasks("/rails_app")
+        assert t["healthCheckResults"][0]["alive"] is True, t
+
+
+def test_unhealthy_task_is_killed_and_replaced():
+    with Cluster(agents=1) as c:
+        m = c.start_services()
+        ev = SSE(m.port)
+        m.ok("POST", "/v2/apps", {"id": "/sick", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "backoffSeconds": 0.1,
+                                  "healthChecks": [{"protocol": "COMMAND", "command": {"value": "false"},
+                                                    "gracePeriodSeconds": 0, "intervalSeconds": 1,
+                                                    "timeoutSeconds": 0.5, "delaySeconds": 0,
+                                                    "maxConsecutiveFailures": 2}]})
+        (first,) = m.wait_running("/sick", 1)
+        kill = None
+        deadline = time.time() + 20
+        while not kill and time.time() < deadline:
+            _, etype, data = ev.next(timeout=20)
+            if etype == "unhealthy_instance_kill_event":
+                kill = data
+        ev.close()
+        assert kill and kill["taskId"] == first["id"], kill
+        wait_for(lambda: [t for t in m.tasks("/sick") if t["id"] != first["id"]], 20, "a replacement")
+        m.ok("DELETE", "/v2/apps/sick?force=true")
+        wait_for(lambda: master_tasks(c) == [], 15, "tasks gone")
+
+
+def test_readiness_gates_the_deployment():
+    with Cluster(agents=1) as c:
+        m = c.start_services()
+        t0 = time.time()
+        m.ok("POST", "/v2/apps", {
+            "id": "/ready", "cpus": 0.1, "mem": 32,
+            "cmd": "sleep 2 && exec python3 -m http.server $PORT0 --bind 127.0.0.1",
+            "portDefinitions": [{"port": 0, "name": "http-api"}],
+            "readinessChecks": [{"portName": "http-api", "path": "/", "intervalSeconds": 1,
+                                 "timeoutSeconds": 0.5}]})
+        m.wait_running("/ready", 1)
+        (d,) = m.deployments()  # running, but not ready yet
+        res = d["currentActions"][0]["readinessCheckResults"]
+        assert res and res[0]["ready"] is False, d
+        m.wait_deployed(20)
+        assert time.time() - t0 >= 2, "the deployment ended before the task was ready"
+
+
+def test_dedicated_hosts_both_ways():
+    def attrs(i):
+        return "dedicated:db/data" if i == 0 else "rack:r1"
+
+    with Cluster(agents=2, attributes=attrs) as c:
+        m = c.start_services()
+        m.ok("POST", "/v2/apps", {"id": "/plain", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 3})
+        m.ok("POST", "/v2/apps", {"id": "/db", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 2,
+                                  "constraints": {"dedicated": "db/data"}})
+        plain = m.wait_running("/plain", 3)
+        db = m.wait_running("/db", 2)
+        assert all(t["host"] == "agent1" for t in plain), plain
+        assert all(t["host"] == "agent0" for t in db), db
+
+
+def test_unreachable_task_is_replaced_and_expunged():
+    with Cluster(agents=2, master_args=["--agent-ping-timeout", "0.3secs", "--max-agent-ping-timeouts", "2"]) as c:
+        m = c.start_services()
+        m.ok("POST", "/v2/apps", {"id": "/u", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16})
+        (t,) = m.wait_running("/u", 1)
+        agent = [a for a in c.agents if a.args[a.args.index("--hostname") + 1] == t["host"]][0]
+        os.kill(agent.proc.pid, signal.SIGSTOP)
+        try:
+            # unreachableStrategy 0/0: replaced at once on the other agent.
+            repl = wait_for(lambda: [x for x in m.tasks("/u") if x["id"] != t["id"] and x["state"] == "TASK_RUNNING"],
+                            20, "a replacement")
+            assert repl[0]["host"] != t["host"], repl
+        finally:
+            os.kill(agent.proc.pid, signal.SIGCONT)
+        # The old task comes back with its agent, and is killed (expunged).
+        wait_for(lambda: {x["id"] for x in master_tasks(c)} == {repl[0]["id"]}, 30, "the old task killed")
+        assert {x["id"] for x in m.tasks("/u")} == {repl[0]["id"]}
+
+
 def test_bad_input_gets_422_naming_the_field():
     with Cluster(agents=1) as c:
         m = c.start_services()
@@ -413,6 +500,11 @@ if __name__ == "__main__":
         test_events_resume_with_last_event_id,
         test_events_resume_too_old_gets_a_reset,
         test_restart_of_services_launches_no_duplicates,
+        test_health_checked_app_of_the_slides,
+        test_unhealthy_task_is_killed_and_replaced,
+        test_readiness_gates_the_deployment,
+        test_dedicated_hosts_both_ways,
+        test_unreachable_task_is_replaced_and_expunged,
         test_bad_input_gets_422_naming_the_field,
         test_versions_and_rollback_by_version,
     ])
