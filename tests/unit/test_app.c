@@ -467,7 +467,13 @@ static const struct bad_case bad_cases[] = {
      "/readinessChecks(0)/timeoutSeconds", "must be < intervalSeconds (30)"},
     {APP("\"readinessChecks\":[{\"portName\":\"default\","
          "\"protocol\":\"TCP\"}]"),
-     "/readinessChecks(0)/protocol", "must be HTTP or HTTPS"},
+     "/readinessChecks(0)/protocol", "must be HTTP (HTTPS readiness"},
+    {APP("\"readinessChecks\":[{\"portName\":\"default\","
+         "\"protocol\":\"HTTPS\"}]"),
+     "/readinessChecks(0)/protocol", "not supported yet"},
+    {APP("\"healthChecks\":[{\"protocol\":\"MESOS_HTTPS\"}]"),
+     "/healthChecks(0)/protocol",
+     "'MESOS_HTTPS' health checks are not supported yet"},
     {APP("\"readinessChecks\":[{\"portName\":\"default\","
          "\"httpStatusCodesForReady\":[99]}]"),
      "/readinessChecks(0)/httpStatusCodesForReady(0)", "status code"},
@@ -650,10 +656,10 @@ static const char *const round_trip_apps[] = {
     "\"env\":{\"A\":\"1\",\"B\":\"\"},\"labels\":{\"HAPROXY_GROUP\":"
     "\"external\"},\"fetch\":[{\"uri\":\"http://h/x.tgz\",\"cache\":true,"
     "\"destPath\":\"x\"}],\"user\":\"nobody\",\"healthChecks\":[{"
-    "\"protocol\":\"MESOS_HTTPS\",\"path\":\"/health\",\"portIndex\":1,"
+    "\"protocol\":\"MESOS_HTTP\",\"path\":\"/health\",\"portIndex\":1,"
     "\"gracePeriodSeconds\":5,\"intervalSeconds\":2.5,\"timeoutSeconds\":"
     "1,\"delaySeconds\":0,\"maxConsecutiveFailures\":0,\"ignoreHttp1xx\":"
-    "true}],\"readinessChecks\":[{\"name\":\"warm\",\"protocol\":\"HTTPS\","
+    "true}],\"readinessChecks\":[{\"name\":\"warm\",\"protocol\":\"HTTP\","
     "\"path\":\"/ready\",\"portName\":\"http\",\"intervalSeconds\":5,"
     "\"timeoutSeconds\":2,\"httpStatusCodesForReady\":[200,204],"
     "\"preserveLastResponse\":true}],\"upgradeStrategy\":{"
@@ -714,8 +720,8 @@ static void test_rich_app_values(void **state)
 	assert_int_equal(a.nports, 2);
 	assert_string_equal(a.ports[1].protocol, "udp,tcp");
 	assert_int_equal(a.ports[0].nlabels, 1);
-	assert_int_equal(a.health_checks[0].protocol, APP_CHECK_HTTPS);
-	assert_string_equal(a.health_checks[0].protocol_name, "MESOS_HTTPS");
+	assert_int_equal(a.health_checks[0].protocol, APP_CHECK_HTTP);
+	assert_string_equal(a.health_checks[0].protocol_name, "MESOS_HTTP");
 	assert_int_equal(a.health_checks[0].max_consecutive_failures, 0);
 	assert_int_equal(a.readiness_checks[0].nstatus_codes, 2);
 	assert_true(a.progress_deadline_seconds == 0);
