@@ -142,6 +142,26 @@ static void api_deployed(struct http_request *req, int status,
 	api_json(req, status, j);
 }
 
+/* Starts a response document {"<key>": [ ... */
+static void api_list_begin(struct buf *b, struct jsonw *w, const char *key)
+{
+	buf_init(b);
+	jsonw_init(w, b);
+	jsonw_obj_begin(w);
+	jsonw_key(w, key);
+	jsonw_arr_begin(w);
+}
+
+/* ... ]} and sends it (200). */
+static void api_list_end(struct http_request *req, struct buf *b,
+                         struct jsonw *w)
+{
+	jsonw_arr_end(w);
+	jsonw_obj_end(w);
+	http_respond_buf(req, 200, JSON_TYPE, b);
+	buf_release(b);
+}
+
 /* ---- apps: writing --------------------------------------------------------
  */
 
@@ -268,11 +288,7 @@ static void api_apps_get(struct services *sv, struct http_request *req)
 	size_t n;
 
 	apps = api_sorted_apps(sv, &n);
-	buf_init(&b);
-	jsonw_init(&w, &b);
-	jsonw_obj_begin(&w);
-	jsonw_key(&w, "apps");
-	jsonw_arr_begin(&w);
+	api_list_begin(&b, &w, "apps");
 	for (size_t i = 0; i < n; i++) {
 		struct app *app = &apps[i]->app;
 
@@ -284,10 +300,7 @@ static void api_apps_get(struct services *sv, struct http_request *req)
 			continue;
 		api_write_app(&w, sv, apps[i], tasks);
 	}
-	jsonw_arr_end(&w);
-	jsonw_obj_end(&w);
-	http_respond_buf(req, 200, JSON_TYPE, &b);
-	buf_release(&b);
+	api_list_end(req, &b, &w);
 	free(apps);
 	free(id);
 	free(cmd);
@@ -598,18 +611,11 @@ static void api_tasks_get(struct services *sv, struct http_request *req,
 	size_t n;
 
 	apps = api_sorted_apps(sv, &n);
-	buf_init(&b);
-	jsonw_init(&w, &b);
-	jsonw_obj_begin(&w);
-	jsonw_key(&w, "tasks");
-	jsonw_arr_begin(&w);
+	api_list_begin(&b, &w, "tasks");
 	for (size_t i = 0; i < n; i++)
 		if (!only || apps[i] == only)
 			api_tasks_of(&w, sv, apps[i], status);
-	jsonw_arr_end(&w);
-	jsonw_obj_end(&w);
-	http_respond_buf(req, 200, JSON_TYPE, &b);
-	buf_release(&b);
+	api_list_end(req, &b, &w);
 	free(apps);
 	free(status);
 }
@@ -1229,11 +1235,7 @@ static void api_queue(struct services *sv, struct http_request *req)
 	size_t n;
 
 	apps = api_sorted_apps(sv, &n);
-	buf_init(&b);
-	jsonw_init(&w, &b);
-	jsonw_obj_begin(&w);
-	jsonw_key(&w, "queue");
-	jsonw_arr_begin(&w);
+	api_list_begin(&b, &w, "queue");
 	for (size_t i = 0; i < n; i++) {
 		struct svc_app *a = apps[i];
 		int due = svc_launch_wanted(sv, a);
@@ -1302,10 +1304,7 @@ static void api_queue(struct services *sv, struct http_request *req)
 		jsonw_arr_end(&w);
 		jsonw_obj_end(&w);
 	}
-	jsonw_arr_end(&w);
-	jsonw_obj_end(&w);
-	http_respond_buf(req, 200, JSON_TYPE, &b);
-	buf_release(&b);
+	api_list_end(req, &b, &w);
 	free(apps);
 }
 
@@ -1399,11 +1398,7 @@ static void api_endpoints(struct services *sv, struct http_request *req)
 	size_t n;
 
 	apps = api_sorted_apps(sv, &n);
-	buf_init(&b);
-	jsonw_init(&w, &b);
-	jsonw_obj_begin(&w);
-	jsonw_key(&w, "apps");
-	jsonw_arr_begin(&w);
+	api_list_begin(&b, &w, "apps");
 	for (size_t i = 0; i < n; i++) {
 		struct svc_app *a = apps[i];
 		struct list *pos;
@@ -1437,10 +1432,7 @@ static void api_endpoints(struct services *sv, struct http_request *req)
 		jsonw_arr_end(&w);
 		jsonw_obj_end(&w);
 	}
-	jsonw_arr_end(&w);
-	jsonw_obj_end(&w);
-	http_respond_buf(req, 200, JSON_TYPE, &b);
-	buf_release(&b);
+	api_list_end(req, &b, &w);
 	free(apps);
 }
 

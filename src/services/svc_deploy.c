@@ -242,19 +242,28 @@ void svc_deploy_write(struct jsonw *w, const struct services *sv,
 	jsonw_obj_end(w);
 }
 
-static json_t *svc_deploy_record(const struct services *sv,
-                                 const struct svc_deployment *d)
+/* The deployment as a JSON document (what GET /v2/deployments shows). */
+static json_t *svc_plan_json(const struct services *sv,
+                             const struct svc_deployment *d)
 {
 	struct buf b;
 	struct jsonw w;
-	json_t *rec;
+	json_t *j;
 
 	buf_init(&b);
 	jsonw_init(&w, &b);
 	svc_deploy_write(&w, sv, d);
-	rec = json_loadb(b.data, b.len, 0, NULL);
+	j = json_loadb(b.data, b.len, 0, NULL);
 	buf_release(&b);
-	BUG_ON(!rec);
+	BUG_ON(!j); /* our own writer's output */
+	return j;
+}
+
+static json_t *svc_deploy_record(const struct services *sv,
+                                 const struct svc_deployment *d)
+{
+	json_t *rec = svc_plan_json(sv, d);
+
 	json_object_set(rec, "revert", d->revert);
 	json_object_set_new(rec, "startedWall", json_real(d->started_wall));
 	return rec;
@@ -418,21 +427,6 @@ static double svc_deadline_of(const struct svc_change *ch, size_t n)
 			deadline =
 			    ch[i].prepared->app.progress_deadline_seconds;
 	return deadline;
-}
-
-static json_t *svc_plan_json(const struct services *sv,
-                             const struct svc_deployment *d)
-{
-	struct buf b;
-	struct jsonw w;
-	json_t *j;
-
-	buf_init(&b);
-	jsonw_init(&w, &b);
-	svc_deploy_write(&w, sv, d);
-	j = json_loadb(b.data, b.len, 0, NULL);
-	buf_release(&b);
-	return j;
 }
 
 /* Cancels without rollback (force): the deployment just stops. */
