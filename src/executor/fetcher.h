@@ -38,8 +38,8 @@
 #include <jansson.h>
 
 struct fetcher_opts {
-	const char *sandbox;     /* absolute; must exist */
-	const char *cache_dir;   /* NULL = no caching (cache ignored) */
+	const char *sandbox;      /* absolute; must exist */
+	const char *cache_dir;    /* NULL = no caching (cache ignored) */
 	uint64_t cache_max_bytes; /* 0 = 2 GiB */
 	/* Owner of what is written into the sandbox (the task's user);
 	 * uid (uid_t)-1 = leave as is. */
@@ -48,9 +48,9 @@ struct fetcher_opts {
 };
 
 struct fetcher_stats {
-	size_t fetched;   /* URIs fetched from their source */
+	size_t fetched;    /* URIs fetched from their source */
 	size_t from_cache; /* URIs served from the cache */
-	size_t extracted; /* archives unpacked */
+	size_t extracted;  /* archives unpacked */
 };
 
 /*
