@@ -1,7 +1,9 @@
 #!/bin/sh
-# make demo: `atoll up` starts a local cluster (a master and two agents on
-# 127.0.0.1, state in .atoll/demo), then the example framework launches
-# tasks through the Mesos v1 scheduler API and reports their states. The
+# make demo: `atoll up` starts a local cluster (a master, two agents and the
+# services framework on 127.0.0.1, state in .atoll/demo), then the example
+# framework launches tasks through the Mesos v1 scheduler API and reports
+# their states, and the slides' /product group (a database layer, then the
+# services that depend on it) deploys through the Marathon v2 API. The
 # cluster keeps running until Ctrl-C (or stops at once with DEMO_EXIT=1);
 # whatever the demo started is stopped when it ends. A second run resumes
 # the same agents (their work dirs are kept in .atoll/demo).
@@ -25,43 +27,16 @@ fail() {
 	exit 1
 }
 
-# Until src/main.c routes `atoll up`: the same layout by hand (the old
-# demo), up_pid being the master; remove once every build has `up`.
-start_by_hand() {
-	"$ATOLL" master --port 0 --port-file "$DIR/master.port" \
-		--work-dir "$DIR/master" 2>"$DIR/master.log" &
-	up_pid=$!
-	pids=$up_pid
-	i=0
-	until [ -s "$DIR/master.port" ]; do
-		i=$((i + 1))
-		[ $i -gt 200 ] && fail "the master did not start"
-		sleep 0.05
-	done
-	for n in 1 2; do
-		"$ATOLL" agent --port 0 --port-file "$DIR/agent$n.port" \
-			--master "127.0.0.1:$(cat "$DIR/master.port")" \
-			--work-dir "$DIR/agent$n" --hostname "agent$n" \
-			--attributes "rack:r$n" \
-			--resources "cpus:2;mem:2048;disk:4096;ports:[3${n}000-3${n}999]" \
-			2>"$DIR/agent$n.log" &
-		pids="$pids $!"
-	done
-}
-
 # `atoll up` writes master.port when the master listens; its own output
 # (every component's log lines under a prefix) goes to $OUT.
 rm -f "$DIR/master.port"
 marker="$DIR/.demo-start"
 : >"$marker"
-if "$ATOLL" up --help >/dev/null 2>&1; then
-	"$ATOLL" up --data-dir "$DIR" --agents 2 --master-port 0 \
-		--agent-resources "cpus:2;mem:2048;disk:4096" >"$OUT" 2>&1 &
-	up_pid=$!
-	pids=$up_pid
-else
-	start_by_hand
-fi
+rm -f "$DIR/services.port"
+"$ATOLL" up --data-dir "$DIR" --agents 2 --master-port 0 --services-port 0 \
+	--agent-resources "cpus:2;mem:2048;disk:4096" >"$OUT" 2>&1 &
+up_pid=$!
+pids=$up_pid
 
 i=0
 until [ -s "$DIR/master.port" ]; do
@@ -102,6 +77,30 @@ m = json.load(sys.stdin)
 print("cluster: %d agents, %.0f cpus, %.0f MB; tasks finished: %d" % (
     m["master/slaves_active"], m["master/cpus_total"], m["master/mem_total"],
     m["master/tasks_finished"]))'
+
+i=0
+until [ -s "$DIR/services.port" ]; do
+	i=$((i + 1))
+	[ $i -gt 200 ] && fail "the services framework did not start"
+	sleep 0.05
+done
+SPORT=$(cat "$DIR/services.port")
+echo
+echo "services: http://127.0.0.1:$SPORT   (Marathon v2 API)"
+echo "deploying examples/services/marathon-product-group.json (database first, then the services):"
+code=$(curl -s -o "$DIR/deploy.out" -w '%{http_code}' -X PUT -H 'Content-Type: application/json' \
+	--data @examples/services/marathon-product-group.json "127.0.0.1:$SPORT/v2/groups/product")
+case "$code" in 200|201) ;; *) cat "$DIR/deploy.out" >&2; fail "the deployment was refused ($code)" ;; esac
+i=0
+until [ "$(curl -sf "127.0.0.1:$SPORT/v2/deployments")" = "[]" ]; do
+	i=$((i + 1))
+	[ $i -gt 600 ] && fail "the deployment did not finish"
+	sleep 0.1
+done
+curl -s "127.0.0.1:$SPORT/v2/apps" | python3 -c '
+import json, sys
+for a in json.load(sys.stdin)["apps"]:
+    print("  %-28s %d/%d running" % (a["id"], a["tasksRunning"], a["instances"]))'
 echo
 echo "the CLI: atoll agents --master 127.0.0.1:$MPORT"
 "$ATOLL" agents --master "127.0.0.1:$MPORT" || true
@@ -110,6 +109,18 @@ echo "next: build/atoll run --master 127.0.0.1:$MPORT -- echo hi"
 echo "      build/atoll tasks --all --master 127.0.0.1:$MPORT"
 echo "      build/atoll events --master 127.0.0.1:$MPORT"
 echo "      build/atoll task logs hello-1 --master 127.0.0.1:$MPORT"
-[ "${DEMO_EXIT:-0}" = 1 ] && exit 0
+echo "      curl -s 127.0.0.1:$SPORT/v2/apps; curl -N 127.0.0.1:$SPORT/v2/events"
+if [ "${DEMO_EXIT:-0}" = 1 ]; then
+	# Leave nothing running: the services' tasks belong to a
+	# checkpointing framework and would wait for their agents otherwise.
+	curl -s -o /dev/null -X DELETE "127.0.0.1:$SPORT/v2/groups/product?force=true"
+	i=0
+	until [ "$(curl -sf "127.0.0.1:$SPORT/v2/deployments")" = "[]" ]; do
+		i=$((i + 1))
+		[ $i -gt 300 ] && fail "the demo's apps did not stop"
+		sleep 0.1
+	done
+	exit 0
+fi
 echo "the cluster keeps running; Ctrl-C stops it"
 wait

@@ -587,10 +587,9 @@ static void sched_decline(struct master *m, struct master_framework *fw,
 /*
  * What the master says about a task it does not know, by what it knows of
  * the agent named with it (Mesos's explicit reconciliation cases):
- *   agent admitted before a master restart, not back yet: no answer for
- *     a framework that is not partition-aware (Mesos's no-op: a TASK_LOST
- *     would be a lie if the agent comes back with the task; the scheduler
- *     retries), TASK_UNREACHABLE for a partition-aware one
+ *   agent admitted before a master restart, not back yet: no answer
+ *     (Mesos's no-op: TASK_LOST or TASK_UNREACHABLE would be a lie if the
+ *     agent comes back with the task; the scheduler retries)
  *   agent unreachable: TASK_UNREACHABLE (TASK_LOST when not aware)
  *   agent gone: TASK_GONE_BY_OPERATOR (TASK_LOST)
  *   otherwise: TASK_UNKNOWN (TASK_LOST)
@@ -603,11 +602,14 @@ static void sched_unknown_task(struct master *m, struct master_framework *fw,
 	const char *why = "Reconciliation: task is unknown to the master";
 
 	if (master_agent_is_recovered(m, agent_id)) {
-		if (!aware)
-			return;
-		st = TASK_UNREACHABLE;
-		why = "Reconciliation: the task's agent has not reregistered "
-		      "since the master restarted";
+		/* Mesos's no-op for a transitioning agent, for every
+		 * framework: the agent is expected back within
+		 * --agent-reregister-timeout (then its tasks are reported
+		 * by the agent, or become unreachable when the window
+		 * closes). Answering TASK_UNREACHABLE here made
+		 * partition-aware frameworks replace every task at each
+		 * master restart. */
+		return;
 	} else if (master_agent_is_unreachable(m, agent_id)) {
 		st = aware ? TASK_UNREACHABLE : TASK_LOST;
 		why = "Reconciliation: the task's agent is unreachable";

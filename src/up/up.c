@@ -15,6 +15,8 @@
  *   master/          the master's --work-dir (it keeps no state there yet)
  *   agentI/          agent I's --work-dir: sandboxes and checkpoints
  *   agentI.port      agent I's port
+ *   services/        the services framework's --work-dir (services.db)
+ *   services.port    its REST API's port (Marathon v2; --no-services: none)
  *   <name>.log       everything the component wrote to stdout/stderr
  *
  * A second `atoll up` on the same directory resumes: the agents recover
@@ -85,6 +87,8 @@ struct up_config {
 	char *agent_resources;
 	char *log_level;
 	double ready_timeout;
+	bool services;
+	long services_port;
 };
 
 static const struct flag_def up_flags[] = {
@@ -104,6 +108,13 @@ static const struct flag_def up_flags[] = {
              "that port range is added when the value has no ports)"),
     FLAG_DEF(struct up_config, log_level, "log-level", FLAG_STRING, "info", 0,
              0, "every component's log level: error, warn, info or debug"),
+    FLAG_DEF(struct up_config, services, "services", FLAG_BOOL, "true", 0, 0,
+             "also run `atoll services` (the Marathon v2 API); "
+             "--no-services to leave it out"),
+    FLAG_DEF(struct up_config, services_port, "services-port", FLAG_INT,
+             "8080", 0, 65535,
+             "the services' REST API port (0 = a free port; written to "
+             "<data-dir>/services.port)"),
     FLAG_DEF(struct up_config, ready_timeout, "ready-timeout", FLAG_DURATION,
              "30secs", 0.1, 3600,
              "how long start-up may take before a warning"),
@@ -132,8 +143,11 @@ struct up {
 	struct up_config cfg;
 	char *dir; /* absolute data dir */
 	char *exe;
-	struct up_child *children; /* [0] master, [i] agent i */
+	/* [0] master, [1..nagents] the agents, then the services if any */
+	struct up_child *children;
 	size_t nchildren;
+	size_t nagents;
+	struct up_child *services; /* NULL with --no-services */
 	enum up_phase phase;
 	int exit_code;
 	bool tty;
@@ -453,6 +467,26 @@ static void up_agent_init(struct up *up, struct up_child *c, long i)
 	free(res);
 }
 
+static void up_services_init(struct up *up, struct up_child *c)
+{
+	char *port = xasprintf("%ld", up->cfg.services_port);
+	char *port_file = xasprintf("%s/services.port", up->dir);
+	char *work = xasprintf("%s/services", up->dir);
+	char *master = xasprintf("127.0.0.1:%d", up->children[0].port);
+	const char *args[] = {
+	    up->exe,      "services", "--ip",        "127.0.0.1",
+	    "--port",     port,       "--port-file", port_file,
+	    "--master",   master,     "--work-dir",  work,
+	    "--log-level", up->cfg.log_level,
+	};
+
+	c->argv = up_argv_new(args, ARRAY_SIZE(args));
+	c->port_file = port_file;
+	free(port);
+	free(work);
+	free(master);
+}
+
 static void up_master_init(struct up *up, struct up_child *c)
 {
 	char *port = xasprintf("%ld", up->cfg.master_port);
@@ -502,7 +536,7 @@ static void up_print_summary(struct up *up, json_t *state)
 	up_say(up, "cluster is up; state in %s", up->dir);
 	up_say(up, "  master   http://127.0.0.1:%d   (log %s/master.log)",
 	       mport, up->dir);
-	for (size_t i = 1; i < up->nchildren; i++) {
+	for (size_t i = 1; i <= up->nagents; i++) {
 		struct up_child *c = &up->children[i];
 		const char *id = "(not registered)";
 		size_t k;
@@ -519,8 +553,17 @@ static void up_print_summary(struct up *up, json_t *state)
 		up_say(up, "  %-8s http://127.0.0.1:%d   id %s", c->name,
 		       c->port, id ? id : "?");
 	}
+	if (up->services)
+		up_say(up, "  services http://127.0.0.1:%d   (Marathon v2 API; "
+		           "log %s/services.log)",
+		       up->services->port, up->dir);
 	up_say(up, "next:");
 	up_say(up, "  atoll agents --master 127.0.0.1:%d", mport);
+	if (up->services)
+		up_say(up,
+		       "  atoll app deploy examples/services/"
+		       "marathon-product-group.json --services 127.0.0.1:%d",
+		       up->services->port);
 	up_say(up, "  atoll run --master 127.0.0.1:%d -- echo hi", mport);
 	up_say(up, "  curl -s 127.0.0.1:%d/state", mport);
 	up_say(up,
@@ -542,7 +585,7 @@ static size_t up_count_registered(const struct up *up, json_t *state)
 		    json_string_value(json_object_get(s, "hostname"));
 		if (!h || !json_is_true(json_object_get(s, "active")))
 			continue;
-		for (size_t i = 1; i < up->nchildren; i++)
+		for (size_t i = 1; i <= up->nagents; i++)
 			if (!strcmp(h, up->children[i].name))
 				n++;
 	}
@@ -558,7 +601,7 @@ static void up_probe_cb(struct http_response *resp, int err, void *arg)
 	if (up->phase != UP_STARTING || err || resp->status != 200)
 		return;
 	state = json_loadb(resp->body, resp->body_len, 0, NULL);
-	if (state && up_count_registered(up, state) == up->nchildren - 1) {
+	if (state && up_count_registered(up, state) == up->nagents) {
 		up->phase = UP_READY;
 		uv_timer_stop(&up->tick);
 		up_print_summary(up, state);
@@ -599,7 +642,10 @@ static void up_tick_cb(uv_timer_t *t)
 		up_say(up, "master listening on http://127.0.0.1:%d", m->port);
 		for (size_t i = 1; i < up->nchildren; i++) {
 			struct up_child *c = &up->children[i];
-			up_agent_init(up, c, (long)i);
+			if (c == up->services)
+				up_services_init(up, c);
+			else
+				up_agent_init(up, c, (long)i);
 			if (up_child_spawn(up, c, &e)) {
 				up_say(up, "%s", e.msg);
 				up_stop(up, 1);
@@ -747,8 +793,10 @@ out:
 static void up_remove_port_files(struct up *up)
 {
 	for (size_t i = 0; i < up->nchildren; i++) {
-		char *p = i ? xasprintf("%s/agent%zu.port", up->dir, i)
-		            : xasprintf("%s/master.port", up->dir);
+		char *p = !i ? xasprintf("%s/master.port", up->dir)
+		          : &up->children[i] == up->services
+		              ? xasprintf("%s/services.port", up->dir)
+		              : xasprintf("%s/agent%zu.port", up->dir, i);
 		if (unlink(p) && errno != ENOENT)
 			up_say(up, "warning: cannot remove '%s': %s", p,
 			       strerror(errno));
@@ -773,13 +821,18 @@ static int up_start(struct up *up, struct err *e)
 	if ((rc = up_prepare_dir(up, e)))
 		return rc;
 	up->resources_shared = up_default_resources(up->cfg.agents);
-	up->nchildren = 1 + (size_t)up->cfg.agents;
+	up->nagents = (size_t)up->cfg.agents;
+	up->nchildren = 1 + up->nagents + (up->cfg.services ? 1 : 0);
 	up->children = xcalloc(up->nchildren, sizeof(*up->children));
+	if (up->cfg.services)
+		up->services = &up->children[up->nchildren - 1];
 	for (size_t i = 0; i < up->nchildren; i++) {
 		struct up_child *c = &up->children[i];
 		static const int colors[] = {36, 32, 33, 35, 34, 31};
 		c->up = up;
-		if (i)
+		if (c == up->services)
+			snprintf(c->name, sizeof(c->name), "services");
+		else if (i)
 			snprintf(c->name, sizeof(c->name), "agent%zu", i);
 		else
 			snprintf(c->name, sizeof(c->name), "master");
@@ -790,8 +843,9 @@ static int up_start(struct up *up, struct err *e)
 	}
 	up_remove_port_files(up);
 	up_master_init(up, &up->children[0]);
-	up_say(up, "starting a master and %ld agent%s in %s", up->cfg.agents,
-	       up->cfg.agents == 1 ? "" : "s", up->dir);
+	up_say(up, "starting a master, %ld agent%s%s in %s", up->cfg.agents,
+	       up->cfg.agents == 1 ? "" : "s",
+	       up->services ? " and the services framework" : "", up->dir);
 	return up_child_spawn(up, &up->children[0], e);
 }
 
@@ -828,8 +882,9 @@ int up_main(int argc, char **argv)
 	if (rc == 1) {
 		flags_usage(stdout, "atoll up",
 		            "Runs a local cluster for development and demos: a "
-		            "master and N agents (hostnames agent1..agentN, "
-		            "attributes rack:rI;zone:zK) as child processes, "
+		            "master, N agents (hostnames agent1..agentN, "
+		            "attributes rack:rI;zone:zK) and the services "
+		            "framework (Marathon v2 API) as child processes, "
 		            "their logs on stdout under a name prefix and in "
 		            "<data-dir>/<name>.log. Ctrl-C or SIGTERM stops "
 		            "everything; a second `atoll up` on the same "

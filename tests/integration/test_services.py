@@ -356,6 +356,38 @@ def test_restart_of_services_launches_no_duplicates():
         assert len(now - before) == 1 and before - now == {victim}
 
 
+def test_master_restart_replaces_nothing():
+    c = Cluster(agents=2)
+    c.master.args += ["--work-dir", os.path.join(c.dir, "master", "work")]
+    with c:
+        m = c.start_services()
+        m.ok("POST", "/v2/apps", {"id": "/stay", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 4})
+        before = {t["id"] for t in m.wait_running("/stay", 4)}
+        m.wait_deployed()
+        host = m.tasks("/stay")[0]["host"]
+        busy = [a for a in c.agents if a.args[a.args.index("--hostname") + 1] == host][0]
+        for frozen in (None, busy):  # kill -9 of the master, twice
+            port = c.master.port
+            if frozen:  # this agent comes back only after we reconciled
+                os.kill(frozen.proc.pid, signal.SIGSTOP)
+            c.master.kill9()
+            args = list(c.master.args)
+            args[args.index("--port") + 1] = str(port)
+            c.master.args = args
+            c.master.start()
+            if frozen:
+                wait_for(lambda: [f for f in c.state()["frameworks"] if f["active"]], 20, "services back")
+                try:
+                    time.sleep(1.5)  # its reconciliation, offers from the other agent
+                finally:
+                    os.kill(frozen.proc.pid, signal.SIGCONT)
+            wait_for(lambda: len([a for a in c.state()["slaves"] if a["active"]]) == 2, 20, "agents back")
+            wait_for(lambda: {t["id"] for t in master_tasks(c)} == before, 20, "tasks back at the master")
+            time.sleep(2)  # offers, reconciliation: nothing may be launched
+            assert {t["id"] for t in m.tasks("/stay")} == before
+            assert {t["id"] for t in master_tasks(c)} == before
+
+
 def test_health_checked_app_of_the_slides():
     with Cluster(agents=1, agent_env={"PATH": fake_bin() + ":" + os.environ["PATH"]}) as c:
         m = c.start_services()
@@ -500,6 +532,7 @@ if __name__ == "__main__":
         test_events_resume_with_last_event_id,
         test_events_resume_too_old_gets_a_reset,
         test_restart_of_services_launches_no_duplicates,
+        test_master_restart_replaces_nothing,
         test_health_checked_app_of_the_slides,
         test_unhealthy_task_is_killed_and_replaced,
         test_readiness_gates_the_deployment,

@@ -28,7 +28,7 @@ class Up:
     def __init__(self, data_dir, agents=2, extra=()):
         self.dir = data_dir
         self.args = [ATOLL, "up", "--agents", str(agents), "--master-port", "0",
-                     "--data-dir", data_dir] + list(extra)
+                     "--services-port", "0", "--data-dir", data_dir] + list(extra)
         self.lines = []
         self.lock = threading.Lock()
         self.proc = None
@@ -202,8 +202,17 @@ def test_up_runs_a_cluster_and_stops_cleanly():
             assert os.path.getsize(os.path.join(d.dir, name + ".log")) > 0, name
         host = run_one_task(u.port)
         assert host in ("agent1", "agent2"), host
+        # The services framework runs too: an app deploys through it.
+        with open(os.path.join(d.dir, "services.port")) as f:
+            sport = int(f.read())
+        assert u.saw("http://127.0.0.1:%d" % sport), "summary lacks the services URL"
+        app = json.dumps({"id": "/up-app", "cmd": "sleep 100", "cpus": 0.1, "mem": 16})
+        st, _, body = http_request(sport, "POST", "/v2/apps", app, {"Content-Type": "application/json"})
+        assert st == 201, (st, body)
+        wait_for(lambda: json.loads(http_request(sport, "GET", "/v2/apps/up-app")[2])["app"]["tasksRunning"] == 1,
+                 20, "the app's task running")
         kids = u.children()
-        assert len(kids) == 3, kids
+        assert len(kids) == 4, kids
         t0 = time.time()
         assert u.stop() == 0
         assert time.time() - t0 < 12
@@ -234,7 +243,7 @@ def test_up_reports_a_dead_component_and_keeps_the_rest():
         wait_for(lambda: u.saw("agent2 exited unexpectedly"), 5, "the death reported")
         assert u.proc.poll() is None, "atoll up exited when one agent died"
         assert "agent1" in u.active_agents()
-        assert len(u.children()) == 2, u.children()
+        assert len(u.children()) == 3, u.children()  # master, agent1, services
         assert u.stop() == 0
 
 
