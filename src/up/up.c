@@ -111,8 +111,8 @@ static const struct flag_def up_flags[] = {
     FLAG_DEF(struct up_config, services, "services", FLAG_BOOL, "true", 0, 0,
              "also run `atoll services` (the Marathon v2 API); "
              "--no-services to leave it out"),
-    FLAG_DEF(struct up_config, services_port, "services-port", FLAG_INT,
-             "8080", 0, 65535,
+    FLAG_DEF(struct up_config, services_port, "services-port", FLAG_INT, "8080",
+             0, 65535,
              "the services' REST API port (0 = a free port; written to "
              "<data-dir>/services.port)"),
     FLAG_DEF(struct up_config, ready_timeout, "ready-timeout", FLAG_DURATION,
@@ -474,9 +474,10 @@ static void up_services_init(struct up *up, struct up_child *c)
 	char *work = xasprintf("%s/services", up->dir);
 	char *master = xasprintf("127.0.0.1:%d", up->children[0].port);
 	const char *args[] = {
-	    up->exe,      "services", "--ip",        "127.0.0.1",
-	    "--port",     port,       "--port-file", port_file,
-	    "--master",   master,     "--work-dir",  work,
+	    up->exe,       "services",        "--ip",
+	    "127.0.0.1",   "--port",          port,
+	    "--port-file", port_file,         "--master",
+	    master,        "--work-dir",      work,
 	    "--log-level", up->cfg.log_level,
 	};
 
@@ -554,8 +555,9 @@ static void up_print_summary(struct up *up, json_t *state)
 		       c->port, id ? id : "?");
 	}
 	if (up->services)
-		up_say(up, "  services http://127.0.0.1:%d   (Marathon v2 API; "
-		           "log %s/services.log)",
+		up_say(up,
+		       "  services http://127.0.0.1:%d   (Marathon v2 API; "
+		       "log %s/services.log)",
 		       up->services->port, up->dir);
 	up_say(up, "next:");
 	up_say(up, "  atoll agents --master 127.0.0.1:%d", mport);
