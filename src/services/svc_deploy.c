@@ -895,12 +895,25 @@ void svc_deploy_tick(struct services *sv)
 	double now = svc_now_mono();
 	size_t i;
 
-	/* Apps outside deployments keep their instance count. */
+	/* Apps outside deployments keep their instance count: a surplus
+	 * (an unreachable task that came back after its replacement was
+	 * launched) is killed as on a scale-down. */
 	HMAP_FOR_EACH_SAFE(&sv->apps, i, n, tmp)
 	{
 		struct svc_app *a = container_of(n, struct svc_app, node);
+		struct svc_counts c;
 
 		a->target = a->deleting ? 0 : a->app.instances;
+		if (a->deleting || svc_deploy_of_app(sv, a->app.id))
+			continue;
+		svc_count(sv, a, &c);
+		if (c.cur_alive > a->app.instances) {
+			log_info(SVC_COMPONENT,
+			         "app=%s %d instances running, %d wanted: "
+			         "killing the surplus",
+			         a->app.id, c.cur_alive, a->app.instances);
+			svc_scale_down(sv, a, c.cur_alive - a->app.instances);
+		}
 	}
 	LIST_FOR_EACH_SAFE(pos, ptmp, &sv->deployments)
 	{

@@ -474,6 +474,60 @@ def test_unreachable_task_is_replaced_and_expunged():
         assert {x["id"] for x in m.tasks("/u")} == {repl[0]["id"]}
 
 
+def test_crash_loop_backoff():
+    with Cluster(agents=1) as c:
+        m = c.start_services()
+        m.ok("POST", "/v2/apps", {"id": "/crash", "cmd": "exit 3", "cpus": 0.1, "mem": 16,
+                                  "backoffSeconds": 0.5, "backoffFactor": 2, "maxLaunchDelaySeconds": 4})
+        ev = SSE(m.port)
+        failed = []
+        t0 = time.time()
+        while time.time() - t0 < 6:
+            try:
+                _, etype, data = ev.next(timeout=1)
+            except Exception:
+                continue
+            if etype == "status_update_event" and data["taskStatus"] == "TASK_FAILED":
+                failed.append(time.time())
+        ev.close()
+        # 0.5 + 1 + 2 + 4 (capped) s between launches: 3 to 5 failures in
+        # 6 s, not one per offer round.
+        assert 2 <= len(failed) <= 5, failed
+        gaps = [b - a for a, b in zip(failed, failed[1:])]
+        assert all(g2 > g1 for g1, g2 in zip(gaps, gaps[1:])), gaps
+        # Between launches the app waits in the queue with its delay.
+        wait_for(lambda: [e for e in m.ok("GET", "/v2/queue")["queue"]
+                          if e["app"]["id"] == "/crash" and e["delay"]["timeLeftSeconds"] > 0], 10, "a delay")
+        assert m.ok("GET", "/v2/apps/crash")["app"]["lastTaskFailure"]["appId"] == "/crash"
+        # Resetting the delay launches at once.
+        st, _, _ = m.req("DELETE", "/v2/queue/crash/delay")
+        assert st == 204, st
+        m.ok("DELETE", "/v2/apps/crash?force=true")
+
+
+def test_unreachable_inactive_after_and_surplus():
+    with Cluster(agents=2, master_args=["--agent-ping-timeout", "0.3secs", "--max-agent-ping-timeouts", "2"]) as c:
+        m = c.start_services()
+        m.ok("POST", "/v2/apps", {"id": "/w", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16,
+                                  "unreachableStrategy": {"inactiveAfterSeconds": 3, "expungeAfterSeconds": 600}})
+        (t,) = m.wait_running("/w", 1)
+        agent = [a for a in c.agents if a.args[a.args.index("--hostname") + 1] == t["host"]][0]
+        os.kill(agent.proc.pid, signal.SIGSTOP)
+        try:
+            wait_for(lambda: [x for x in m.tasks("/w") if x["state"] == "TASK_UNREACHABLE"], 10, "unreachable")
+            t_unreach = time.time()
+            repl = wait_for(lambda: [x for x in m.tasks("/w") if x["id"] != t["id"]], 10, "a replacement")
+            # not before inactiveAfterSeconds
+            assert time.time() - t_unreach >= 2, time.time() - t_unreach
+        finally:
+            os.kill(agent.proc.pid, signal.SIGCONT)
+        # The old task is back before expungeAfterSeconds: one of the two
+        # goes (the surplus), one stays running.
+        wait_for(lambda: len(master_tasks(c)) == 1 and len(m.tasks("/w")) == 1, 30, "the surplus killed")
+        (left,) = m.tasks("/w")
+        assert left["id"] in (t["id"], repl[0]["id"]) and left["state"] == "TASK_RUNNING", left
+
+
 def test_bad_input_gets_422_naming_the_field():
     with Cluster(agents=1) as c:
         m = c.start_services()
@@ -538,6 +592,8 @@ if __name__ == "__main__":
         test_readiness_gates_the_deployment,
         test_dedicated_hosts_both_ways,
         test_unreachable_task_is_replaced_and_expunged,
+        test_crash_loop_backoff,
+        test_unreachable_inactive_after_and_surplus,
         test_bad_input_gets_422_naming_the_field,
         test_versions_and_rollback_by_version,
     ])
