@@ -20,6 +20,7 @@
  *   GET  /v2/queue; DELETE /v2/queue/ID/delay
  *   GET  /v2/events                    SSE, resumable (svc_events.c)
  *   GET  /v2/endpoints                 Atoll: healthy host:ports per app
+ *   GET  /metrics/snapshot, /metrics   Atoll: flat JSON and Prometheus text
  *
  * Every mutation is validated fully before anything changes (422 lists
  * every problem with its path), committed to the store, then answered;
@@ -28,13 +29,16 @@
 #include "lib/compat.h"
 #include "services/services_int.h"
 
+#include <math.h>
 #include <time.h>
 
+#include "atoll/scheduler.h"
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/http.h"
 #include "lib/jsonw.h"
 #include "lib/log.h"
+#include "lib/prometheus.h"
 #include "lib/store.h"
 #include "lib/version.h"
 #include "services/app.h"
@@ -1037,6 +1041,61 @@ static void api_groups_get(struct services *sv, struct http_request *req,
 	free(apps);
 }
 
+/* PUT /v2/groups/ID {"scaleBy": F}: every app under the group gets
+ * ceil(instances * F) instances, in one deployment. */
+static void api_groups_scale(struct services *sv, struct http_request *req,
+                             const char *gid, const json_t *factor)
+{
+	struct svc_deployment *d = NULL;
+	struct app_problems probs;
+	struct err e = {{0}};
+	struct svc_app **cur;
+	struct app *defs;
+	size_t ncur, n = 0;
+	double f = json_number_value(factor);
+	int rc = 0;
+
+	app_problems_init(&probs);
+	if (!json_is_number(factor) || !(f >= 0) || f > 1000) {
+		app_problems_add(&probs, "/scaleBy",
+		                 "must be a number between 0 and 1000");
+		api_problems(req, &probs);
+		app_problems_release(&probs);
+		return;
+	}
+	cur = api_sorted_apps(sv, &ncur);
+	defs = xcalloc(ncur + 1, sizeof(*defs));
+	for (size_t i = 0; i < ncur && !rc; i++) {
+		long inst;
+
+		if (!app_id_is_under(cur[i]->app.id, gid))
+			continue;
+		app_init(&defs[n]);
+		rc = app_from_json(&defs[n], cur[i]->app.definition, "/", "",
+		                   &probs);
+		inst = (long)ceil(cur[i]->app.instances * f);
+		defs[n].instances = (int)inst;
+		json_object_set_new(defs[n].definition, "instances",
+		                    json_integer(inst));
+		n++;
+	}
+	if (rc)
+		api_message(req, 500, "a stored definition is unreadable");
+	else if (!n && strcmp(gid, "/"))
+		api_message(req, 404, "Group '%s' does not exist", gid);
+	else if ((rc = svc_deploy_change(sv, defs, n, NULL, 0,
+	                                 api_flag(req, "force"), false, false,
+	                                 &d, NULL, &e)))
+		api_store_error(req, rc, &e);
+	else
+		api_deployed(req, 200, d, NULL);
+	for (size_t i = 0; i < n; i++)
+		app_release(&defs[i]);
+	free(defs);
+	free(cur);
+	app_problems_release(&probs);
+}
+
 /*
  * POST/PUT of a group: the group's apps become exactly those given (apps
  * under the group that are not in the body are stopped, for PUT).
@@ -1059,6 +1118,11 @@ static void api_groups_put(struct services *sv, struct http_request *req,
 
 	if (!body)
 		return;
+	if (!create && json_object_get(body, "scaleBy")) {
+		api_groups_scale(sv, req, gid, json_object_get(body, "scaleBy"));
+		json_decref(body);
+		return;
+	}
 	if (!json_object_get(body, "id") && strcmp(gid, "/"))
 		json_object_set_new(body, "id", json_string(gid));
 	group_init(&g);
@@ -1436,6 +1500,75 @@ static void api_endpoints(struct services *sv, struct http_request *req)
 	free(apps);
 }
 
+/* GET /metrics/snapshot (flat JSON, as the master's) and /metrics
+ * (Prometheus text derived from it). */
+static void api_metrics(struct services *sv, struct http_request *req)
+{
+	struct hmap_node *n, *tmp;
+	long apps = 0, running = 0, staging = 0, unhealthy = 0, unreachable = 0,
+	     killing = 0, queued = 0, deployments = 0, sse = 0;
+	struct list *pos;
+	struct buf b, prom;
+	struct jsonw w;
+	size_t i;
+
+	HMAP_FOR_EACH_SAFE(&sv->apps, i, n, tmp)
+	{
+		struct svc_app *a = container_of(n, struct svc_app, node);
+		struct list *tp;
+
+		apps += !a->deleting;
+		queued += svc_launch_wanted(sv, a) > 0;
+		for (tp = a->tasks.next; tp != &a->tasks; tp = tp->next) {
+			struct svc_task *t =
+			    list_entry(tp, struct svc_task, app_link);
+
+			running += !strcmp(t->state, "TASK_RUNNING");
+			staging += !strcmp(t->state, "TASK_STAGING") ||
+			           !strcmp(t->state, "TASK_STARTING");
+			unhealthy += t->checked && t->healthy == 0;
+			unreachable += t->unreachable_since > 0;
+			killing += t->killing;
+		}
+	}
+	for (pos = sv->deployments.next; pos != &sv->deployments;
+	     pos = pos->next)
+		deployments++;
+	for (pos = sv->sse.next; pos != &sv->sse; pos = pos->next)
+		sse++;
+	buf_init(&b);
+	jsonw_init(&w, &b);
+	jsonw_obj_begin(&w);
+	jsonw_kint(&w, "services/apps", apps);
+	jsonw_kint(&w, "services/apps_queued", queued);
+	jsonw_kint(&w, "services/tasks_running", running);
+	jsonw_kint(&w, "services/tasks_staging", staging);
+	jsonw_kint(&w, "services/tasks_unhealthy", unhealthy);
+	jsonw_kint(&w, "services/tasks_unreachable", unreachable);
+	jsonw_kint(&w, "services/tasks_killing", killing);
+	jsonw_kint(&w, "services/tasks_launched", (int64_t)sv->tasks_launched);
+	jsonw_kint(&w, "services/offers_received", (int64_t)sv->offers_total);
+	jsonw_kint(&w, "services/deployments_active", deployments);
+	jsonw_kint(&w, "services/events_published",
+	           (int64_t)(sv->ev_next ? sv->ev_next - 1 : 0));
+	jsonw_kint(&w, "services/event_stream_clients", sse);
+	jsonw_kint(&w, "services/subscribed",
+	           sv->sched && atoll_scheduler_is_subscribed(sv->sched));
+	jsonw_kdouble(&w, "services/uptime_secs",
+	              svc_now_wall() - sv->started_wall);
+	jsonw_obj_end(&w);
+	if (!strcmp(req->path, "/metrics/snapshot")) {
+		http_respond_buf(req, 200, JSON_TYPE, &b);
+		buf_release(&b);
+		return;
+	}
+	buf_init(&prom);
+	prometheus_from_snapshot(&prom, b.data, b.len);
+	http_respond_buf(req, 200, PROMETHEUS_CONTENT_TYPE, &prom);
+	buf_release(&prom);
+	buf_release(&b);
+}
+
 /* ---- dispatch -------------------------------------------------------------
  */
 
@@ -1491,6 +1624,9 @@ void svc_api_handle(struct http_request *req, void *arg)
 		api_queue_delay(sv, req, rest);
 	} else if (!strcmp(p, "/v2/endpoints") && !strcmp(m, "GET")) {
 		api_endpoints(sv, req);
+	} else if ((!strcmp(p, "/metrics") || !strcmp(p, "/metrics/snapshot")) &&
+	           !strcmp(m, "GET")) {
+		api_metrics(sv, req);
 	} else {
 		api_message(req, 404, "no such resource: %s %s", m, p);
 	}

@@ -165,6 +165,18 @@ def test_group_dependency_order():
         assert max(db_running) < min(svc_any), order
         g = m.ok("GET", "/v2/groups/product")
         assert sorted(x["id"] for x in g["groups"]) == ["/product/database", "/product/service"], g
+        # scaleBy doubles every app of a group, in one deployment.
+        m.ok("PUT", "/v2/groups/product/database", {"scaleBy": 2})
+        m.wait_deployed(30)
+        for a in ("mongo", "mysql"):
+            m.wait_running("/product/database/" + a, 2)
+        m.wait_running("/product/service/rails-app", 1)
+        st, _, bad = m.req("PUT", "/v2/groups/product", {"scaleBy": -1})
+        assert st == 422 and bad["details"][0]["path"] == "/scaleBy", (st, bad)
+        snap = m.ok("GET", "/metrics/snapshot")
+        assert snap["services/apps"] == 4 and snap["services/tasks_running"] == 6, snap
+        st, hdrs, text = http_request(m.port, "GET", "/metrics")
+        assert st == 200 and "atoll_services_tasks_running 6" in text, text
 
 
 def test_dependency_cycle_is_refused():
