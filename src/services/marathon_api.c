@@ -1119,7 +1119,8 @@ static void api_groups_put(struct services *sv, struct http_request *req,
 	if (!body)
 		return;
 	if (!create && json_object_get(body, "scaleBy")) {
-		api_groups_scale(sv, req, gid, json_object_get(body, "scaleBy"));
+		api_groups_scale(sv, req, gid,
+		                 json_object_get(body, "scaleBy"));
 		json_decref(body);
 		return;
 	}
@@ -1624,7 +1625,8 @@ void svc_api_handle(struct http_request *req, void *arg)
 		api_queue_delay(sv, req, rest);
 	} else if (!strcmp(p, "/v2/endpoints") && !strcmp(m, "GET")) {
 		api_endpoints(sv, req);
-	} else if ((!strcmp(p, "/metrics") || !strcmp(p, "/metrics/snapshot")) &&
+	} else if ((!strcmp(p, "/metrics") ||
+	            !strcmp(p, "/metrics/snapshot")) &&
 	           !strcmp(m, "GET")) {
 		api_metrics(sv, req);
 	} else {
