@@ -30,7 +30,7 @@ CPPFLAGS += -Isrc -Iinclude -I$(LLHTTP_INC) -D_GNU_SOURCE -MMD -MP
 CFLAGS ?= $(OPT)
 CFLAGS += -std=c17 $(WARN) $(WERROR) $(SANFLAGS) -pthread
 LDFLAGS += $(SANFLAGS) -pthread
-LDLIBS := -luv -ljansson -lsqlite3 -lcurl -larchive -lm
+LDLIBS := -luv -ljansson -lsqlite3 -lcurl -larchive -lzookeeper_mt -lm
 
 LIB_SRC := $(wildcard src/lib/*.c src/model/*.c src/alloc/*.c src/sched/*.c src/up/*.c src/services/*.c \
 	src/master/*.c src/agent/*.c src/executor/*.c src/cli/*.c)

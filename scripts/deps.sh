@@ -3,7 +3,8 @@
 # are missing. Runs as root (CI, fresh machines) or through sudo.
 set -eu
 PKGS="gcc make pkg-config libuv1-dev libjansson-dev node-llhttp libsqlite3-dev
-libcurl4-openssl-dev libarchive-dev libcmocka-dev curl python3 iproute2 procps bc"
+libcurl4-openssl-dev libarchive-dev libzookeeper-mt-dev libcmocka-dev curl
+python3 iproute2 procps bc zookeeper"
 [ "${1:-}" = "--dev" ] && PKGS="$PKGS clang"
 missing=""
 for p in $PKGS; do

@@ -4,7 +4,8 @@
  *
  * The library subscribes, dispatches events to typed callbacks, reconnects
  * with backoff (resubscribing with the framework id it was given, so tasks
- * survive within failover_timeout), follows the leader, and can acknowledge
+ * survive within failover_timeout), follows the leader (307 redirects, or
+ * ZooKeeper with a zk:// master address), and can acknowledge
  * status updates automatically. It runs on the caller's libuv loop; every
  * callback runs on that loop. Wire objects (offers, statuses, task infos)
  * are jansson values in the Mesos JSON mapping.
@@ -61,7 +62,12 @@ struct atoll_scheduler_callbacks {
 };
 
 struct atoll_scheduler_opts {
-	/* "host:port", several comma-separated, or "http://host:port". */
+	/*
+	 * "host:port", several comma-separated, "http://host:port", or
+	 * "zk://host:port[,host:port...]/path": the leading master is read
+	 * from ZooKeeper (Mesos's json.info_ znodes) and followed when a new
+	 * one is elected.
+	 */
 	const char *master;
 	/* FrameworkInfo as JSON text; "id" set = resubscribe (failover). */
 	const char *framework_info;

@@ -23,11 +23,18 @@
  * - Calls go through one http_client per endpoint. A client left behind
  *   by an endpoint change is retired: freed once its calls complete, so
  *   no call loses its callback except at subscriber_free().
+ * - zk:// mode: the leader detector (s->detector, created by start) is
+ *   the only source of endpoints besides 307s. A new leader closes the
+ *   current attempt or stream (on_disconnected, "leader changed") and
+ *   connects at once (sub_on_leader); with no leader known the subscriber
+ *   waits in WAITING without a timer. The detector is freed from the
+ *   handles' close callback, never inside its own callback chain.
  */
 #include "lib/compat.h"
 #include "lib/subscriber.h"
 
 #include "lib/err.h"
+#include "lib/leader.h"
 #include "lib/log.h"
 #include "lib/recordio.h"
 
@@ -68,6 +75,8 @@ struct subscriber {
 	size_t nendpoints;
 	size_t ep_idx;
 	char *path;
+	char *zk; /* zk:// URL, or NULL */
+	struct leader_detector *detector;
 	char *endpoint; /* "host:port" in use */
 	char *host;
 	int port;
@@ -111,9 +120,20 @@ static int sub_set_endpoint(struct subscriber *s, const char *text)
 	return 0;
 }
 
-/* Moves to the next configured endpoint that parses. */
+/* Moves to the next configured endpoint that parses (zk:// mode: to the
+ * detected leader, if any). */
 static void sub_rotate(struct subscriber *s)
 {
+	const struct leader_info *li;
+
+	if (s->zk) {
+		li = s->detector ? leader_detector_leader(s->detector) : NULL;
+		if (li && sub_set_endpoint(s, li->endpoint) < 0)
+			log_warn("subscriber",
+			         "leader='%s' unparsable leader endpoint",
+			         li->endpoint);
+		return;
+	}
 	for (size_t i = 0; i < s->nendpoints; i++) {
 		s->ep_idx = (s->ep_idx + 1) % s->nendpoints;
 		if (sub_set_endpoint(s, s->endpoints[s->ep_idx]) == 0)
@@ -146,6 +166,8 @@ static void sub_on_retry(uv_timer_t *t)
 	if (s->rotate_next)
 		sub_rotate(s);
 	s->rotate_next = true;
+	if (!s->endpoint)
+		return; /* zk:// mode, no leader yet: sub_on_leader connects */
 	sub_connect(s);
 }
 
@@ -357,6 +379,62 @@ static void sub_connect(struct subscriber *s)
 	sub_watch(s);
 }
 
+/* ---- zk:// mode ------------------------------------------------------- */
+
+/* The detector's news: follow a new leader at once. */
+static void sub_on_leader(struct leader_detector *d,
+                          const struct leader_info *li, void *arg)
+{
+	struct subscriber *s = arg;
+	bool same;
+
+	(void)d;
+	if (s->freed)
+		return;
+	if (!li) {
+		log_info("subscriber", "zk=%s no leader; waiting", s->zk);
+		return; /* a stream to the old leader ends by itself */
+	}
+	same = s->endpoint && streq(s->endpoint, li->endpoint);
+	if (sub_set_endpoint(s, li->endpoint) < 0) {
+		log_warn("subscriber", "leader='%s' unparsable leader endpoint",
+		         li->endpoint);
+		return;
+	}
+	log_info("subscriber", "endpoint=%s leader detected", s->endpoint);
+	if (!s->running || (same && (s->sub || s->connected)))
+		return;
+	if (s->sub) {
+		http_sub_close(s->sub);
+		s->sub = NULL;
+		sub_lost(s, -ECONNRESET, 0, "leader changed");
+		if (!s->running || s->freed)
+			return;
+	}
+	/* Connect now, to the new leader (not the next endpoint). */
+	s->backoff = s->opts.backoff_min;
+	s->redirects = 0;
+	s->rotate_next = false;
+	uv_timer_start(&s->retry, sub_on_retry, 0, 0);
+}
+
+/* Creates the detector at the first start; false on a bad URL. */
+static bool sub_start_detector(struct subscriber *s)
+{
+	struct err e;
+
+	if (s->detector)
+		return true;
+	s->detector = leader_detector_new(s->loop, s->zk,
+	                                  s->opts.zk_session_timeout,
+	                                  sub_on_leader, s, &e);
+	if (!s->detector) {
+		log_error("subscriber", "cannot start: %s", e.msg);
+		return false;
+	}
+	return true;
+}
+
 /* ---- public ------------------------------------------------------------ */
 
 struct subscriber *subscriber_new(uv_loop_t *loop,
@@ -376,6 +454,8 @@ struct subscriber *subscriber_new(uv_loop_t *loop,
 	o->endpoints = NULL;
 	s->path = xstrdup(opts->path ? opts->path : "/");
 	o->path = NULL;
+	s->zk = opts->zk ? xstrdup(opts->zk) : NULL;
+	o->zk = NULL;
 	if (o->heartbeat_timeout <= 0)
 		o->heartbeat_timeout = SUB_DEF_HEARTBEAT;
 	if (o->backoff_min <= 0)
@@ -407,14 +487,18 @@ void subscriber_start(struct subscriber *s)
 		return;
 	s->backoff = s->opts.backoff_min;
 	s->redirects = 0;
+	if (s->zk && !sub_start_detector(s))
+		return;
 	if (!s->endpoint)
 		sub_rotate(s);
-	if (!s->endpoint) {
+	if (!s->endpoint && !s->zk) {
 		log_error("subscriber", "cannot start: no usable endpoint");
 		return;
 	}
 	s->running = true;
 	s->rotate_next = false;
+	if (!s->endpoint)
+		return; /* sub_on_leader connects once a leader is known */
 	/* Connect from the loop so callbacks never run inside start. */
 	uv_timer_start(&s->retry, sub_on_retry, 0, 0);
 }
@@ -462,6 +546,8 @@ static void sub_on_handle_close(uv_handle_t *h)
 	for (size_t i = 0; i < s->nendpoints; i++)
 		free(s->endpoints[i]);
 	free(s->endpoints);
+	leader_detector_free(s->detector);
+	free(s->zk);
 	free(s->path);
 	free(s->endpoint);
 	free(s->host);

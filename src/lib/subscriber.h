@@ -9,6 +9,12 @@
  * stopped. Calls on the session go through subscriber_call(), which adds
  * the Mesos-Stream-Id header and uses a separate keep-alive connection
  * (Mesos requires calls on a connection other than the stream's).
+ *
+ * With a zk:// URL (opts.zk) the endpoint is the leading master's, read
+ * from ZooKeeper (lib/leader.h's detector, in Mesos's znode format): the
+ * subscriber connects once a leader is known, and closes the stream and
+ * reconnects at once when another master is elected. 307 redirects are
+ * still followed meanwhile.
  */
 #ifndef ATOLL_SUBSCRIBER_H
 #define ATOLL_SUBSCRIBER_H
@@ -28,6 +34,13 @@ struct subscriber_opts {
 	/* Candidate endpoints, "host:port" each; tried in turn. */
 	const char *const *endpoints;
 	size_t nendpoints;
+	/*
+	 * "zk://host:port[,host:port...]/path": follow the leader found in
+	 * ZooKeeper instead (endpoints are then ignored). Checked by
+	 * subscriber_start(), which logs and does not start on a bad URL.
+	 */
+	const char *zk;
+	double zk_session_timeout; /* seconds; default 10 */
 	const char *path; /* "/api/v1/scheduler" */
 	/* Fills body with the SUBSCRIBE call for this attempt. */
 	void (*build_subscribe)(struct buf *body, void *arg);
@@ -53,7 +66,8 @@ struct subscriber_opts {
 
 struct subscriber *
 subscriber_new(uv_loop_t *loop, const struct subscriber_opts *opts, void *arg);
-/* Starts (or restarts after stop) connecting. */
+/* Starts (or restarts after stop) connecting; with opts.zk, starts
+ * detecting the leader first. */
 void subscriber_start(struct subscriber *s);
 /* Closes the stream and stops reconnecting; callbacks stop. */
 void subscriber_stop(struct subscriber *s);
@@ -61,7 +75,8 @@ void subscriber_free(struct subscriber *s);
 bool subscriber_is_connected(const struct subscriber *s);
 /* The Mesos-Stream-Id of the current stream, or NULL. */
 const char *subscriber_stream_id(const struct subscriber *s);
-/* "host:port" of the endpoint in use (the leader after redirects). */
+/* "host:port" of the endpoint in use (the leader after redirects), or
+ * NULL while a zk:// subscriber knows no leader yet. */
 const char *subscriber_endpoint(const struct subscriber *s);
 /*
  * POSTs body (a JSON call) to path on the current endpoint with the stream

@@ -38,8 +38,10 @@
 #include "lib/buf.h"
 #include "lib/http.h"
 #include "lib/list.h"
+#include "lib/err.h"
 #include "lib/log.h"
 #include "lib/subscriber.h"
+#include "lib/zk.h"
 
 #define SCHED_LOG "scheduler"
 #define SCHED_PATH "/api/v1/scheduler"
@@ -173,7 +175,9 @@ static void sched_free_endpoints(char **v, size_t n)
 }
 
 /*
- * Splits "h1:p1,http://h2:p2/" into normalised "host:port" strings.
+ * Splits "h1:p1,http://h2:p2/" into normalised "host:port" strings; a
+ * zk:// URL is checked and yields no endpoint (the subscriber follows
+ * the leader it finds in ZooKeeper).
  * Returns 0, or -EINVAL with *why set.
  */
 static int sched_parse_master(const char *master, char ***out, size_t *nout,
@@ -187,10 +191,21 @@ static int sched_parse_master(const char *master, char ***out, size_t *nout,
 		*why = "master: required (host:port)";
 		return -EINVAL;
 	}
-	if (!strncmp(master, "zk://", 5)) {
-		*why = "master: zk:// is not supported by this library; "
-		       "give host:port[,host:port...]";
-		return -EINVAL;
+	if (zk_url_is_zk(master)) {
+		struct zk_url url;
+		struct err e;
+
+		/* The subscriber follows the leader found in ZooKeeper. */
+		if (zk_url_parse(master, &url, &e)) {
+			log_error(SCHED_LOG, "master: %s", e.msg);
+			*why = "master: bad zk:// URL (expected "
+			       "zk://host:port[,host:port...]/path)";
+			return -EINVAL;
+		}
+		zk_url_release(&url);
+		*out = NULL;
+		*nout = 0;
+		return 0;
 	}
 	while (*p) {
 		const char *end = strchr(p, ',');
@@ -494,6 +509,7 @@ atoll_scheduler_new(uv_loop_t *loop, const struct atoll_scheduler_opts *opts,
 
 	so.endpoints = (const char *const *)s->endpoints;
 	so.nendpoints = s->nendpoints;
+	so.zk = zk_url_is_zk(opts->master) ? opts->master : NULL;
 	so.path = SCHED_PATH;
 	so.build_subscribe = sched_build_subscribe;
 	so.on_connected = sched_on_connected;
