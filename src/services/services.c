@@ -101,6 +101,9 @@ static const struct flag_def svc_flags[] = {
              "events kept for /v2/events clients that resume"),
     FLAG_DEF(struct services_config, log_level, "log-level", FLAG_STRING,
              "info", 0, 0, "error, warn, info or debug"),
+    FLAG_DEF(struct services_config, zk, "zk", FLAG_STRING, NULL, 0, 0,
+             "zk://host:port,.../path: announce healthy instances as "
+             "ServerSets (Aurora's format) under <path>/serversets/<app>"),
     FLAG_DEF(struct services_config, hostname, "hostname", FLAG_STRING, NULL, 0,
              0, "hostname advertised in /v2/info and /v2/leader"),
 };
@@ -906,6 +909,7 @@ static void svc_tick_run(struct services *sv)
 		return;
 	svc_deploy_tick(sv);
 	svc_ready_tick(sv);
+	svc_serverset_tick(sv);
 	HMAP_FOR_EACH_SAFE(&sv->apps, i, n, tmp)
 	{
 		struct svc_app *a = container_of(n, struct svc_app, node);
@@ -1053,6 +1057,7 @@ static void svc_stop_cb(uv_signal_t *h, int signum)
 	uv_idle_stop(&sv->kick);
 	svc_events_release(sv);
 	svc_ready_release(sv);
+	svc_serverset_release(sv);
 	atoll_scheduler_stop(sv->sched);
 	http_server_close(sv->http);
 	sv->http = NULL;
@@ -1094,6 +1099,8 @@ static int svc_start(struct services *sv, struct err *e)
 	if ((rc = svc_load(sv, e)))
 		return rc;
 	if ((rc = svc_events_init(sv, e)))
+		return rc;
+	if ((rc = svc_serverset_init(sv, e)))
 		return rc;
 	log_info(SVC_COMPONENT, "loaded apps=%zu tasks=%zu framework=%s",
 	         sv->apps.count, sv->tasks.count,
@@ -1140,6 +1147,7 @@ static void svc_free(struct services *sv)
 	svc_deploy_free_all(sv);
 	svc_events_release(sv);
 	svc_ready_release(sv);
+	svc_serverset_release(sv);
 	store_close(sv->store);
 	free(sv->framework_id);
 	flags_release(svc_flags, ARRAY_SIZE(svc_flags), &sv->cfg);

@@ -54,6 +54,7 @@ struct services_config {
 	long event_buffer;
 	char *log_level;
 	char *hostname;
+	char *zk; /* zk://hosts/path: ServerSet announcements */
 };
 
 /* A task as the framework tracks it. */
@@ -179,6 +180,7 @@ struct services {
 	uv_timer_t *ev_heartbeat; /* heap; started with the first client */
 	struct list probes;       /* readiness probes in flight */
 	struct list probes_done;  /* finished readiness probes to free */
+	struct svc_announcer *announcer; /* NULL without --zk */
 	uv_signal_t sigint, sigterm;
 	uint64_t offers_total;
 	uint64_t tasks_launched;
@@ -244,6 +246,15 @@ bool svc_task_is_ready(const struct svc_app *a, const struct svc_task *t);
 void svc_ready_tick(struct services *sv);
 /* Frees every probe (at shutdown). */
 void svc_ready_release(struct services *sv);
+
+/* ---- svc_serverset.c -------------------------------------------------- */
+
+/* With --zk: opens the ZooKeeper session (errors name the flag). */
+int svc_serverset_init(struct services *sv, struct err *e);
+/* Announces healthy instances and withdraws the others. */
+void svc_serverset_tick(struct services *sv);
+/* Closes the session: our ephemeral members vanish. */
+void svc_serverset_release(struct services *sv);
 
 /* ---- svc_launch.c ------------------------------------------------------ */
 

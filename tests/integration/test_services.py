@@ -15,6 +15,16 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from atolltest import Cluster, SSE, http_request, run_tests, wait_for  # noqa: E402
+import zkserver  # noqa: E402
+
+ZKCLI = "/usr/share/zookeeper/bin/zkCli.sh"
+
+
+def zkcli(address, *cmd):
+    """ZooKeeper's own CLI: the checker shares no code with Atoll."""
+    import subprocess
+    r = subprocess.run([ZKCLI, "-server", address] + list(cmd), capture_output=True, text=True, timeout=60)
+    return r.stdout
 
 EXAMPLES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "services")
 
@@ -440,9 +450,11 @@ def test_readiness_gates_the_deployment():
         t0 = time.time()
         m.ok("POST", "/v2/apps", {
             "id": "/ready", "cpus": 0.1, "mem": 32,
-            "cmd": "sleep 2 && exec python3 -m http.server $PORT0 --bind 127.0.0.1",
+            # Serves at once, but /warm.txt (the readiness path) only
+            # after 2 s: a cache warming up.
+            "cmd": "python3 -m http.server $PORT0 --bind 127.0.0.1 & sleep 2 && echo ok > warm.txt && wait",
             "portDefinitions": [{"port": 0, "name": "http-api"}],
-            "readinessChecks": [{"portName": "http-api", "path": "/", "intervalSeconds": 1,
+            "readinessChecks": [{"portName": "http-api", "path": "/warm.txt", "intervalSeconds": 1,
                                  "timeoutSeconds": 0.5}]})
         m.wait_running("/ready", 1)
         (d,) = m.deployments()  # running, but not ready yet
@@ -540,6 +552,45 @@ def test_unreachable_inactive_after_and_surplus():
         assert left["id"] in (t["id"], repl[0]["id"]) and left["state"] == "TASK_RUNNING", left
 
 
+def test_serverset_announcements_follow_health():
+    why = zkserver.missing() or (None if os.path.exists(ZKCLI) else ZKCLI + " not found")
+    if why:
+        print("skip test_serverset_announcements_follow_health: %s" % why)
+        return
+    with zkserver.ZkServer() as zk, Cluster(agents=2) as c:
+        m = c.start_services(["--zk", zk.url("/atoll")])
+        m.ok("POST", "/v2/apps", {"id": "/web/api", "cpus": 0.1, "mem": 16, "instances": 2,
+                                  "cmd": "touch ready && sleep 1000",
+                                  "portDefinitions": [{"port": 0, "name": "http"}, {"port": 0, "name": "admin"}],
+                                  "healthChecks": [READY_CHECK]})
+        tasks = m.wait_running("/web/api", 2)
+        wait_for(lambda: all(t.get("healthy") for t in m.tasks("/web/api")), 20, "healthy")
+
+        def members():
+            out = zkcli(zk.address, "ls", "/atoll/serversets/web/api")
+            line = [l for l in out.splitlines() if l.startswith("[")]
+            return [x.strip() for x in line[-1].strip("[]").split(",") if x.strip()] if line else []
+        names = wait_for(lambda: (lambda ms: ms if len(ms) == 2 else None)(members()), 30, "two members")
+        assert all(n.startswith("member_") for n in names), names
+        got = []
+        for n in names:
+            out = zkcli(zk.address, "get", "/atoll/serversets/web/api/" + n)
+            data = [l for l in out.splitlines() if l.startswith("{")][-1]
+            got.append(json.loads(data))
+        by_port = {t["ports"][0]: t for t in tasks}
+        assert sorted(g["shard"] for g in got) == [0, 1], got
+        for g in got:
+            assert g["status"] == "ALIVE", g
+            t = by_port[g["serviceEndpoint"]["port"]]
+            assert g["serviceEndpoint"]["host"] == t["host"], (g, t)
+            assert g["additionalEndpoints"]["admin"]["port"] == t["ports"][1], (g, t)
+            assert g["additionalEndpoints"]["http"]["port"] == t["ports"][0], (g, t)
+        # A killed instance is withdrawn (its replacement is announced once
+        # healthy); scaling to 0 withdraws every member.
+        m.ok("PUT", "/v2/apps/web/api", {"instances": 0})
+        wait_for(lambda: members() == [], 30, "members withdrawn")
+
+
 def test_bad_input_gets_422_naming_the_field():
     with Cluster(agents=1) as c:
         m = c.start_services()
@@ -606,6 +657,7 @@ if __name__ == "__main__":
         test_unreachable_task_is_replaced_and_expunged,
         test_crash_loop_backoff,
         test_unreachable_inactive_after_and_surplus,
+        test_serverset_announcements_follow_health,
         test_bad_input_gets_422_naming_the_field,
         test_versions_and_rollback_by_version,
     ])
