@@ -27,6 +27,33 @@
  * Threads: a store is used from one thread (the loop's). Calls block for
  * the duration of one SQLite commit (one fsync, typically < 5 ms on SSD);
  * callers that must not stall batch their writes in a transaction.
+ *
+ * Backends: store_open() picks one by the path. "zk://h1:2181,h2:2181/p"
+ * (any case of "zk://", see zk.h for the URL syntax) keeps the store in
+ * ZooKeeper (high-availability mode, DESIGN.md 3 and 5); anything else
+ * is a SQLite file. With ZooKeeper:
+ *   - a namespace is the znode <p>/<ns>, a key the znode <p>/<ns>/<key>
+ *     with the key escaped into one znode name (see store_zk.c), the value
+ *     its data; <p>/meta holds the schema version (newer: -EILSEQ);
+ *   - every call blocks for one round trip to the server (about 1 ms on
+ *     loopback, comparable to the fsync it replaces); a commit is one
+ *     atomic multi-operation plus one pipelined existence check;
+ *   - values (and a transaction's writes together) are limited by
+ *     ZooKeeper's 1 MiB request size: a larger one is -EFBIG and nothing
+ *     is written (STORE_ZK_MAX_VALUE);
+ *   - there is no exclusive lock (-EBUSY never happens): several masters
+ *     open the same store and leader election (lib/leader.h) guarantees
+ *     that only the leader writes;
+ *   - a server that cannot be reached, a lost connection, a timeout or an
+ *     expired session is -EIO with a message naming the servers and the
+ *     operation; store_open() gives up after a bounded time (10 s by
+ *     default, store_opts) rather than hang. After an expired session the
+ *     next call starts a new one. A commit that fails with -EIO because
+ *     the connection dropped may or may not have been applied (the
+ *     message says so): reread before retrying.
+ * Additional error of the ZooKeeper backend:
+ *   -EFBIG    a value or transaction too large for ZooKeeper; the message
+ *             names the key and the size; nothing was written
  */
 #ifndef ATOLL_STORE_H
 #define ATOLL_STORE_H
@@ -46,6 +73,26 @@ struct store;
  */
 int store_open(const char *path, struct store **out, struct err *e)
     __attribute__((warn_unused_result));
+/* Options of store_open_opts(); a zero field means its default. */
+struct store_opts {
+	/* ZooKeeper: seconds store_open() waits for a session (default 10);
+	 * also the bound of reconnecting after an expired session. */
+	double zk_connect_timeout;
+	/* ZooKeeper: the requested session timeout in seconds (default 10;
+	 * the server bounds it to [2, 20] of its ticks). */
+	double zk_session_timeout;
+};
+
+/* The largest value the ZooKeeper backend stores (1 MiB - 8 KiB: room
+ * for the request's header and path in ZooKeeper's default 1 MiB
+ * jute.maxbuffer). */
+#define STORE_ZK_MAX_VALUE ((size_t)(1024 * 1024 - 8 * 1024))
+
+/* store_open() with options (opts may be NULL: the defaults). */
+int store_open_opts(const char *path, const struct store_opts *opts,
+                    struct store **out, struct err *e)
+    __attribute__((warn_unused_result));
+
 /* Closes the store (rolling back an open transaction). NULL is a no-op. */
 void store_close(struct store *s);
 
