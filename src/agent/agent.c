@@ -17,12 +17,16 @@
  *   stream lost (on_disconnected): nothing is sent until the next
  *        SUBSCRIBED; executors keep running; the subscriber reconnects
  *        with backoff.
+ *   403 on SUBSCRIBE (on_marked_gone): the master marked this agent gone;
+ *        no more resubscribing, every executor is shut down, then the
+ *        agent exits 1 ("this agent was marked gone by the master").
  *
  * Stopping (SIGINT/SIGTERM) leaves executors running: checkpointing ones
  * wait for the agent to come back, the others notice and exit.
  */
 #include "lib/compat.h"
 #include "agent/agent_int.h"
+#include "agent/volumes.h"
 
 #include <limits.h>
 #include <signal.h>
@@ -238,6 +242,9 @@ static void on_event(json_t *ev, const char *type, void *arg)
 		    a, json_object_get(ev, "shutdown_executor"));
 	else if (!strcmp(type, "MESSAGE"))
 		agent_on_framework_message(a, json_object_get(ev, "message"));
+	else if (!strcmp(type, "CHECKPOINT_RESOURCES"))
+		agent_volumes_on_checkpoint(
+		    a, json_object_get(ev, "checkpoint_resources"));
 	else if (!strcmp(type, "ERROR")) {
 		const char *msg = json_string_value(
 		    json_object_get(json_object_get(ev, "error"), "message"));
@@ -250,11 +257,84 @@ static void on_event(json_t *ev, const char *type, void *arg)
 	}
 }
 
+/* Polls, after a 403, until every executor is gone (or the grace period
+ * and a little more passed), then stops the loop: agent_main exits 1. */
+static void gone_timer_cb(uv_timer_t *timer)
+{
+	struct agent *a = timer->data;
+	struct hmap_node *fn, *ftmp;
+	size_t i, left = 0;
+	double waited;
+
+	agent_timer_drop(&a->gone_timer);
+	HMAP_FOR_EACH_SAFE(&a->frameworks, i, fn, ftmp)
+	{
+		left += container_of(fn, struct agent_framework, node)
+		            ->executors.count;
+	}
+	waited = timeutil_wall() - a->gone_since;
+	if (left && waited < a->cfg.executor_shutdown_grace_period + 2) {
+		a->gone_timer = agent_timer_start(a, a, gone_timer_cb, 0.1);
+		return;
+	}
+	log_error(AGENT_LOG,
+	          "agent=%s executors_left=%zu this agent was marked gone by "
+	          "the master; exiting (remove its work directory '%s' to "
+	          "start it again as a new agent)",
+	          agent_id(a), left, a->cfg.work_dir);
+	a->stopping = true;
+	a->exit_code = 1;
+	uv_stop(a->loop);
+}
+
+/*
+ * The master answered SUBSCRIBE with 403: this agent's id was marked gone
+ * (MARK_AGENT_GONE) and may never come back. Stop resubscribing, shut
+ * every executor down (their tasks are TASK_GONE_BY_OPERATOR on the
+ * master already), and exit once they are gone.
+ */
+static void on_marked_gone(struct agent *a, const char *message)
+{
+	struct hmap_node *fn, *ftmp;
+	size_t i;
+
+	if (a->gone)
+		return;
+	a->gone = true;
+	a->gone_since = timeutil_wall();
+	log_error(AGENT_LOG,
+	          "agent=%s this agent was marked gone by the master: %s; "
+	          "shutting its executors down",
+	          agent_id(a), message && *message ? message : "403");
+	subscriber_stop(a->sub);
+	HMAP_FOR_EACH_SAFE(&a->frameworks, i, fn, ftmp)
+	{
+		struct agent_framework *fw =
+		    container_of(fn, struct agent_framework, node);
+		struct hmap_node *en, *etmp;
+		size_t k;
+
+		fw->shutting_down = true;
+		HMAP_FOR_EACH_SAFE(&fw->executors, k, en, etmp)
+		{
+			agent_executor_shutdown(
+			    container_of(en, struct agent_executor, node),
+			    "this agent was marked gone by the master");
+		}
+	}
+	a->gone_timer = agent_timer_start(a, a, gone_timer_cb, 0.1);
+}
+
 static void on_disconnected(int err, int http_status, const char *message,
                             void *arg)
 {
 	struct agent *a = arg;
 
+	if (http_status == 403) {
+		a->connected = false;
+		on_marked_gone(a, message);
+		return;
+	}
 	if (a->connected || http_status)
 		log_warn(
 		    AGENT_LOG, "status=%d master stream lost: %s", http_status,
@@ -375,6 +455,9 @@ static int prepare_info(struct agent *a, struct err *e)
 	if ((rc = agent_resources_build(&a->info.resources, a->cfg.resources,
 	                                &mach, e)))
 		return rc;
+	/* Reservations and volumes made by the master survive restarts. */
+	if ((rc = agent_volumes_recover(a, e)))
+		return rc;
 	if (a->cfg.attributes && *a->cfg.attributes &&
 	    attributes_parse_text(&a->info.attributes, a->cfg.attributes, e))
 		return err_prefix(e, "--attributes");
@@ -472,6 +555,7 @@ static void agent_free(struct agent *a)
 		subscriber_free(a->sub);
 		a->sub = NULL;
 	}
+	agent_timer_drop(&a->gone_timer);
 	uv_close((uv_handle_t *)&a->heartbeat_timer, NULL);
 	uv_close((uv_handle_t *)&a->reap_timer, NULL);
 	uv_close((uv_handle_t *)&a->sigint, NULL);
@@ -553,6 +637,16 @@ int agent_main(int argc, char **argv)
 		goto out;
 	}
 	log_set_level(lvl);
+	if (agent_isolation_parse(a->cfg.isolation, &a->iso, &e) ||
+	    ((a->iso.pid_ns || a->iso.private_tmp) && geteuid() != 0 &&
+	     err_set(&e,
+	             "--isolation=%s: namespaces need the agent to run "
+	             "as root",
+	             a->cfg.isolation))) {
+		fprintf(stderr, "atoll agent: %s\n", e.msg);
+		rc = 2;
+		goto out;
+	}
 	read_machine_ids(a);
 	if (prepare_work_dir(a, &e) || prepare_info(a, &e)) {
 		fprintf(stderr, "atoll agent: %s\n", e.msg);

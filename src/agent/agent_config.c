@@ -87,9 +87,16 @@ static const struct flag_def agent_flags[] = {
              FLAG_INT, "1000", 0, 10000000, "completed tasks kept for /state"),
     FLAG_DEF(struct agent_config, isolation, "isolation", FLAG_STRING, NULL, 0,
              0,
-             "'posix' (no isolation) or 'cgroups' (v2 when the unified "
-             "hierarchy has cpu, memory and pids, else v1); default: "
-             "cgroups when usable and running as root, else posix"),
+             "'posix' (no cgroups), 'cgroups' (v2 when the unified "
+             "hierarchy has cpu, memory and pids, else v1), or a comma "
+             "list of Mesos isolators: cgroups/cpu, cgroups/mem, "
+             "cgroups/pids, cgroups/all (any of them: cgroups with all "
+             "controllers), posix/cpu, posix/mem, posix/disk, "
+             "filesystem/posix (no cgroups), namespaces/pid (a command "
+             "task is pid 1 of its own pid namespace), filesystem/linux "
+             "(a command task gets a mount namespace with a private /tmp, "
+             "<sandbox>/tmp); default: cgroups when usable and running as "
+             "root, else posix, and no namespaces (see docs/isolation.md)"),
     FLAG_DEF(struct agent_config, cgroups_root, "cgroups-root", FLAG_STRING,
              "atoll", 0, 0, "the cgroup holding the containers' cgroups"),
     FLAG_DEF(struct agent_config, cgroups_enable_cfs, "cgroups-enable-cfs",
@@ -100,6 +107,19 @@ static const struct flag_def agent_flags[] = {
              FLAG_INT, "4096", 0, 4194304,
              "most processes and threads in one container (0 = no "
              "limit)"),
+    FLAG_DEF(struct agent_config, allow_root_tasks, "allow-root-tasks",
+             FLAG_BOOL, "false", 0, 0,
+             "run tasks whose user (CommandInfo.user, else "
+             "FrameworkInfo.user) is root; without it they are refused "
+             "with TASK_ERROR (when the agent runs as root)"),
+    FLAG_DEF(struct agent_config, fetcher_cache_dir, "fetcher-cache-dir",
+             FLAG_STRING, NULL, 0, 0,
+             "the fetcher's cache of URIs with cache=true, one "
+             "subdirectory per user (default: <work-dir>/fetcher-cache)"),
+    FLAG_DEF(struct agent_config, fetcher_cache_size, "fetcher-cache-size",
+             FLAG_BYTES, "2GB", 0, 1099511627776.0,
+             "most bytes the fetcher keeps in one user's cache (least "
+             "recently used entries are evicted)"),
 };
 
 int agent_config_parse(struct agent_config *cfg, int argc, char **argv,
@@ -114,6 +134,7 @@ int agent_config_parse(struct agent_config *cfg, int argc, char **argv,
 
 int agent_config_check(const struct agent_config *cfg, struct err *e)
 {
+	struct agent_isolation iso;
 	char **masters = NULL;
 	size_t n = 0;
 	int rc;
@@ -130,12 +151,10 @@ int agent_config_check(const struct agent_config *cfg, struct err *e)
 		               "--recover: expected 'reconnect' or "
 		               "'cleanup', got '%s'",
 		               cfg->recover);
-	if (cfg->isolation && strcmp(cfg->isolation, "posix") &&
-	    strcmp(cfg->isolation, "cgroups"))
-		return err_set(e,
-		               "--isolation: expected 'posix' or 'cgroups', "
-		               "got '%s'",
-		               cfg->isolation);
+	if ((rc = agent_isolation_parse(cfg->isolation, &iso, e)))
+		return rc;
+	if (cfg->fetcher_cache_dir && !*cfg->fetcher_cache_dir)
+		return err_set(e, "--fetcher-cache-dir: must not be empty");
 	if (!cfg->cgroups_root || !*cfg->cgroups_root ||
 	    strchr(cfg->cgroups_root, '/') || !strcmp(cfg->cgroups_root, ".") ||
 	    !strcmp(cfg->cgroups_root, ".."))
@@ -176,6 +195,98 @@ void agent_config_write(const struct agent_config *cfg, struct jsonw *w,
 		flags_write_list(w, agent_flags, ARRAY_SIZE(agent_flags), cfg);
 	else
 		flags_write_map(w, agent_flags, ARRAY_SIZE(agent_flags), cfg);
+}
+
+/* One isolator name and what it turns on. */
+struct isolator_name {
+	const char *name;
+	enum agent_cgroups_mode cgroups; /* AUTO = no opinion */
+	bool pid_ns, private_tmp;
+};
+
+static const struct isolator_name isolators[] = {
+    {"posix", AGENT_CGROUPS_OFF, false, false},
+    {"posix/cpu", AGENT_CGROUPS_OFF, false, false},
+    {"posix/mem", AGENT_CGROUPS_OFF, false, false},
+    {"posix/disk", AGENT_CGROUPS_OFF, false, false},
+    {"filesystem/posix", AGENT_CGROUPS_OFF, false, false},
+    {"cgroups", AGENT_CGROUPS_ON, false, false},
+    {"cgroups/cpu", AGENT_CGROUPS_ON, false, false},
+    {"cgroups/mem", AGENT_CGROUPS_ON, false, false},
+    {"cgroups/pids", AGENT_CGROUPS_ON, false, false},
+    {"cgroups/all", AGENT_CGROUPS_ON, false, false},
+    {"namespaces/pid", AGENT_CGROUPS_AUTO, true, false},
+    {"filesystem/linux", AGENT_CGROUPS_AUTO, false, true},
+};
+
+int agent_isolation_parse(const char *text, struct agent_isolation *out,
+                          struct err *e)
+{
+	const char *p = text, *posix = NULL, *cgroups = NULL;
+	size_t posix_len = 0, cgroups_len = 0;
+
+	memset(out, 0, sizeof(*out));
+	out->cgroups = AGENT_CGROUPS_AUTO;
+	if (!text)
+		return 0;
+	for (;;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		const struct isolator_name *found = NULL;
+
+		while (len > 0 && *p == ' ') {
+			p++;
+			len--;
+		}
+		while (len > 0 && p[len - 1] == ' ')
+			len--;
+		if (len == 0)
+			return err_set(e, "--isolation: empty item in '%s'",
+			               text);
+		for (size_t i = 0; i < ARRAY_SIZE(isolators); i++)
+			if (strlen(isolators[i].name) == len &&
+			    !memcmp(isolators[i].name, p, len))
+				found = &isolators[i];
+		if (!found)
+			return err_set(
+			    e,
+			    "--isolation: unknown isolator '%.*s' "
+			    "(known: posix, cgroups, cgroups/cpu, "
+			    "cgroups/mem, cgroups/pids, cgroups/all, "
+			    "posix/cpu, posix/mem, posix/disk, "
+			    "filesystem/posix, namespaces/pid, "
+			    "filesystem/linux)",
+			    (int)len, p);
+		if (found->cgroups == AGENT_CGROUPS_OFF && !posix) {
+			posix = p;
+			posix_len = len;
+		} else if (found->cgroups == AGENT_CGROUPS_ON && !cgroups) {
+			cgroups = p;
+			cgroups_len = len;
+		}
+		out->pid_ns |= found->pid_ns;
+		out->private_tmp |= found->private_tmp;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	if (posix && cgroups)
+		return err_set(e,
+		               "--isolation: '%.*s' and '%.*s' contradict each "
+		               "other (posix means no cgroups)",
+		               (int)posix_len, posix, (int)cgroups_len,
+		               cgroups);
+	out->cgroups = cgroups ? AGENT_CGROUPS_ON
+	               : posix ? AGENT_CGROUPS_OFF
+	                       : AGENT_CGROUPS_AUTO;
+	return 0;
+}
+
+char *agent_isolation_executor_env(const struct agent_isolation *iso)
+{
+	return xasprintf("%s%s%s", iso->pid_ns ? "namespaces/pid" : "",
+	                 iso->pid_ns && iso->private_tmp ? "," : "",
+	                 iso->private_tmp ? "filesystem/linux" : "");
 }
 
 char *agent_default_work_dir(uid_t euid, const char *home)

@@ -32,6 +32,12 @@
  * delivered when the executor is subscribed, then whatever the updates say;
  * the task is freed when its update stream is done (agent_updates.c).
  *
+ * Users (agent_user_check, at RUN_TASK): a task runs as its command's
+ * user, else its custom executor command's, else FrameworkInfo.user. An
+ * unknown user, or root (uid 0) when the agent runs as root without
+ * --allow-root-tasks, is a TASK_ERROR naming it. The executor remembers
+ * the user; the launcher gives it the sandbox.
+ *
  * Nothing here trusts the master: every payload is checked, a task that
  * cannot be run is answered with a terminal update (TASK_ERROR for an
  * invalid task, TASK_FAILED when the executor cannot start) instead of
@@ -40,7 +46,9 @@
 #include "lib/compat.h"
 #include "agent/agent_int.h"
 
+#include <pwd.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include "lib/err.h"
 #include "lib/jsonw.h"
@@ -189,6 +197,7 @@ void agent_executor_free(struct agent_executor *ex)
 	struct agent *a = ex->fw->agent;
 
 	BUG_ON(!list_empty(&ex->tasks));
+	resources_release(&ex->volumes);
 	agent_timer_drop(&ex->register_timer);
 	agent_timer_drop(&ex->kill_timer);
 	if (ex->proc) {
@@ -211,6 +220,7 @@ void agent_executor_free(struct agent_executor *ex)
 		hmap_remove(&ex->fw->executors, &ex->node);
 	}
 	free(ex->id);
+	free(ex->user);
 	free(ex->directory);
 	free(ex->info_json);
 	free(ex->end_message);
@@ -590,6 +600,7 @@ void agent_executor_exited(struct agent_executor *ex, int status,
 	                    agent_pid_is_alive(ex->pid, ex->pid_start)))
 		agent_signal_session(ex->pid, SIGKILL);
 	memory_limitation(ex);
+	agent_executor_unmount_volumes(ex);
 	hmap_remove(&fw->executors, &ex->node);
 	ex->state = EXECUTOR_TERMINATED;
 	list_add_tail(&fw->dead_executors, &ex->dead_link);
@@ -829,6 +840,51 @@ task_executor(struct agent_framework *fw, const struct task_info *ti,
 	return ex;
 }
 
+/* The user a task runs as: its command's user, else (a task of a custom
+ * executor) the executor command's, else the framework's; NULL when
+ * none is given (the agent's own user then). */
+static const char *task_user(const struct agent_framework *fw,
+                             const struct task_info *ti, const json_t *task)
+{
+	const json_t *ecmd =
+	    json_object_get(json_object_get(task, "executor"), "command");
+	const char *euser = json_string_value(json_object_get(ecmd, "user"));
+
+	if (ti->has_command && ti->command.user)
+		return ti->command.user;
+	if (!ti->has_command && euser && *euser)
+		return euser;
+	return fw->info.user;
+}
+
+int agent_user_check(const struct agent *a, const char *user, uid_t *uid,
+                     gid_t *gid, struct err *e)
+{
+	struct passwd pw, *res = NULL;
+	char buf[4096];
+	int rc;
+
+	*uid = geteuid();
+	*gid = getegid();
+	if (user) {
+		rc = getpwnam_r(user, &pw, buf, sizeof(buf), &res);
+		if (!res)
+			return err_set(e, "user '%s' %s", user,
+			               rc ? strerror(rc)
+			                  : "does not exist on this agent");
+		*uid = pw.pw_uid;
+		*gid = pw.pw_gid;
+	}
+	/* Without root the task runs as the agent's user whatever it asks
+	 * for: only a root agent can run a task as root. */
+	if (geteuid() == 0 && *uid == 0 && !a->cfg.allow_root_tasks)
+		return err_set(e,
+		               "tasks may not run as root; start the agent "
+		               "with --allow-root-tasks (user '%s')",
+		               user ? user : "root");
+	return 0;
+}
+
 void agent_on_run_task(struct agent *a, const json_t *payload)
 {
 	const char *fid = mesos_json_id(payload, "framework_id");
@@ -841,6 +897,9 @@ void agent_on_run_task(struct agent *a, const json_t *payload)
 	struct task_info ti;
 	struct command_info cmd;
 	struct err e = {{0}};
+	const char *user;
+	uid_t uid = 0;
+	gid_t gid = 0;
 	bool created;
 
 	task_info_init(&ti);
@@ -897,9 +956,20 @@ void agent_on_run_task(struct agent *a, const json_t *payload)
 		            "Task uses no resources");
 		goto out;
 	}
+	user = task_user(fw, &ti, task);
+	if (agent_user_check(a, user, &uid, &gid, &e)) {
+		reject_task(fw, tid, ti.name, TASK_ERROR, REASON_TASK_INVALID,
+		            e.msg);
+		goto out;
+	}
 	ex = task_executor(fw, &ti, task, &cmd, &created);
 	if (!ex)
 		goto out;
+	if (created && user) {
+		ex->user = xstrdup(user);
+		ex->uid = uid;
+		ex->gid = gid;
+	}
 	t = agent_task_new(fw, ex, tid, ti.name, task);
 	a->metrics.tasks_launched++;
 	log_info(AGENT_LOG,

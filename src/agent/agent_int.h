@@ -89,11 +89,47 @@ struct agent_config {
 	uint64_t max_body_bytes;
 	double http_idle_timeout;
 	long max_completed_tasks;
-	char *isolation;    /* "posix", "cgroups", or NULL = automatic */
+	char *isolation;    /* see agent_isolation_parse; NULL = automatic */
 	char *cgroups_root; /* the containers' parent cgroup */
 	bool cgroups_enable_cfs;
-	long cgroups_pids_max; /* pids.max of a container, 0 = none */
+	long cgroups_pids_max;       /* pids.max of a container, 0 = none */
+	bool allow_root_tasks;       /* tasks may run as uid 0 */
+	char *fetcher_cache_dir;     /* NULL = <work dir>/fetcher-cache */
+	uint64_t fetcher_cache_size; /* bytes */
 };
+
+/* How containers are isolated, from --isolation. */
+enum agent_cgroups_mode {
+	AGENT_CGROUPS_AUTO, /* cgroups when usable and root, else posix */
+	AGENT_CGROUPS_OFF,  /* posix: no cgroups */
+	AGENT_CGROUPS_ON,   /* cgroups, or no task runs */
+};
+
+struct agent_isolation {
+	enum agent_cgroups_mode cgroups;
+	bool pid_ns;      /* namespaces/pid: the task is pid 1 of its own */
+	bool private_tmp; /* filesystem/linux: mount namespace, /tmp private */
+};
+
+/*
+ * Parses --isolation: NULL (automatic), "posix", "cgroups", or a comma
+ * list of Mesos isolator names: cgroups/cpu, cgroups/mem, cgroups/pids,
+ * cgroups/all (any of them turns on all of Atoll's controllers, which
+ * are managed together), posix/cpu, posix/mem, posix/disk,
+ * filesystem/posix (no cgroups), namespaces/pid, filesystem/linux; the
+ * words posix and cgroups may be list items too. Without a cgroups or
+ * posix item the cgroups choice stays automatic. Returns 0, or -EINVAL
+ * with e naming the flag and the item (unknown, empty, or posix and
+ * cgroups together).
+ */
+int agent_isolation_parse(const char *text, struct agent_isolation *out,
+                          struct err *e) MUST_CHECK;
+/*
+ * The value of ATOLL_TASK_ISOLATION given to command executors: the
+ * isolators they implement ("namespaces/pid", "filesystem/linux"),
+ * comma-separated, or "" for none. Returns a heap string.
+ */
+char *agent_isolation_executor_env(const struct agent_isolation *iso);
 
 /* Facts about the machine used to fill in resources not given by flag. */
 struct agent_machine {
@@ -190,6 +226,9 @@ struct agent_executor {
 	char *id;
 	char container_id[IDS_UUID_STRLEN];
 	char *directory; /* the sandbox */
+	/* The persistent volumes mounted into the sandbox at launch (its
+	 * tasks may be gone by the time it exits). */
+	struct resources volumes;
 	char *info_json; /* ExecutorInfo, compact */
 	bool is_command; /* generated for a command task */
 	enum agent_executor_state state;
@@ -204,6 +243,11 @@ struct agent_executor {
 	uv_timer_t *register_timer;   /* (re)registration deadline */
 	uv_timer_t *kill_timer;       /* SIGKILL after the grace period */
 	enum task_reason end_reason;  /* for tasks it leaves behind */
+	/* The user its tasks run as (a custom executor runs as it too);
+	 * NULL = the agent's own. Resolved and checked at RUN_TASK. */
+	char *user;
+	uid_t uid;
+	gid_t gid;
 	char *end_message;            /* idem, or NULL */
 	bool isolated;                /* its container has a cgroup */
 	struct cgroups_limits limits; /* set on that cgroup */
@@ -255,7 +299,13 @@ struct agent {
 	uv_timer_t reap_timer;      /* liveness of adopted executors */
 	uv_signal_t sigint, sigterm;
 	bool stopping;
-	int exit_code; /* of agent_main once the loop stops */
+	int exit_code;              /* of agent_main once the loop stops */
+	struct agent_isolation iso; /* from --isolation */
+	/* The master refused us with 403 (marked gone): executors are
+	 * being shut down, then the agent exits 1. */
+	bool gone;
+	double gone_since; /* wall time of the 403 */
+	uv_timer_t *gone_timer;
 	/* The isolation, chosen at the first need (agent_cgroups). */
 	bool isolation_chosen;
 	struct cgroups cgroups; /* version CGROUPS_NONE = posix */
@@ -322,6 +372,14 @@ void agent_on_shutdown_framework(struct agent *a, const json_t *payload);
 void agent_on_shutdown_executor(struct agent *a, const json_t *payload);
 void agent_on_framework_message(struct agent *a, const json_t *payload);
 
+/*
+ * Resolves the user a task runs as (NULL = the agent's own) into uid and
+ * gid, and checks it may run here. Returns 0, or -EINVAL with e saying
+ * why: the user does not exist, or it is root while the agent runs as
+ * root without --allow-root-tasks. Blocks on the user database.
+ */
+int agent_user_check(const struct agent *a, const char *user, uid_t *uid,
+                     gid_t *gid, struct err *e) MUST_CHECK;
 /* True when ex has a task whose latest state is not terminal. */
 bool agent_executor_has_live_tasks(const struct agent_executor *ex);
 /* Sends SHUTDOWN (or SIGTERM when not subscribed), SIGKILL after grace. */
@@ -431,6 +489,9 @@ int agent_launch_executor(struct agent_executor *ex,
 void agent_executor_signal_term(struct agent_executor *ex);
 /* SIGKILL to every process of the executor's session (its container). */
 void agent_executor_kill_all(struct agent_executor *ex);
+/* Unmounts the persistent volumes of the executor's tasks from its
+ * sandbox (once it has exited; before anything removes the sandbox). */
+void agent_executor_unmount_volumes(struct agent_executor *ex);
 /* The start time of pid from /proc (clock ticks since boot); 0 if gone. */
 unsigned long long agent_pid_start_time(pid_t pid);
 /* pid exists and, when start != 0, started at start (not reused). */

@@ -15,9 +15,10 @@
  * session led by one of them, and SIGKILLs them all. A process that forks
  * between the scan and the kill can escape; cgroups close that gap.
  *
- * Isolation (agent_cgroups): --isolation=posix|cgroups, by default cgroups
- * when the machine has a usable hierarchy (cgroups.h) and the agent runs
- * as root, else posix; chosen once, at the first need, and logged. With
+ * Isolation (agent_cgroups): --isolation (agent_isolation_parse) says
+ * posix, cgroups, or automatic: cgroups when the machine has a usable
+ * hierarchy (cgroups.h) and the agent runs as root, else posix; chosen
+ * once, at the first need, and logged. With
  * cgroups, each container gets a cgroup named by its container id,
  * created with its limits (the tasks' cpus and mem plus Mesos's executor
  * overhead, --cgroups-pids-max) before the executor is spawned. The
@@ -32,14 +33,28 @@
  * kills what is left in it); an agent restart keeps the cgroups of the
  * executors it adopts and removes those of its other runs (never those of
  * another agent sharing the root).
+ *
+ * Namespaces (namespaces/pid, filesystem/linux) are the command
+ * executor's job: it creates them for its task (executor.c), told by
+ * ATOLL_TASK_ISOLATION. A custom executor runs in the agent's namespaces.
+ *
+ * Users: the sandbox (and its stdout and stderr) is chowned to the user
+ * the agent resolved at RUN_TASK (ex->user). A command executor stays
+ * root, to build the task's namespaces, and switches to the user for the
+ * task (ATOLL_TASK_USER); a custom executor is spawned as the user
+ * (setgid + setuid by libuv, which clears supplementary groups: it gets
+ * the user's primary group only). The fetcher's cache is passed with
+ * ATOLL_FETCHER_CACHE_DIR and ATOLL_FETCHER_CACHE_SIZE.
  */
 #include "lib/compat.h"
 #include "agent/agent_int.h"
+#include "agent/volumes.h"
 
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <glob.h>
+#include <pwd.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -318,18 +333,18 @@ static void remove_orphan_cgroups(struct agent *a)
 
 const struct cgroups *agent_cgroups(struct agent *a)
 {
-	const char *want = a->cfg.isolation;
+	enum agent_cgroups_mode want = a->iso.cgroups;
 	struct err e = {{0}};
 
 	if (a->isolation_chosen)
 		return a->cgroups.version == CGROUPS_NONE ? NULL : &a->cgroups;
 	a->isolation_chosen = true;
 	memset(&a->cgroups, 0, sizeof(a->cgroups));
-	if (want && !strcmp(want, "posix")) {
+	if (want == AGENT_CGROUPS_OFF) {
 		log_info(AGENT_LOG, "isolation=posix chosen by --isolation");
 		return NULL;
 	}
-	if (!want && geteuid() != 0) {
+	if (want == AGENT_CGROUPS_AUTO && geteuid() != 0) {
 		log_info(AGENT_LOG, "isolation=posix not root: cgroups not "
 		                    "used");
 		return NULL;
@@ -337,7 +352,7 @@ const struct cgroups *agent_cgroups(struct agent *a)
 	if (cgroups_detect(&a->cgroups, a->cfg.cgroups_root, &e) ||
 	    a->cgroups.version == CGROUPS_NONE) {
 		a->cgroups.version = CGROUPS_NONE;
-		if (want)
+		if (want == AGENT_CGROUPS_ON)
 			log_error(AGENT_LOG,
 			          "isolation=posix cgroups asked for but not "
 			          "usable: %s",
@@ -430,9 +445,11 @@ static int create_cgroup(struct agent_executor *ex, struct err *e)
 	struct list *pos, *tmp;
 	int rc;
 
-	if (!cg && a->cfg.isolation && !strcmp(a->cfg.isolation, "cgroups"))
-		return err_set(e, "--isolation=cgroups: cgroups are not usable "
-		                  "on this machine (see the agent's log)");
+	if (!cg && a->iso.cgroups == AGENT_CGROUPS_ON)
+		return err_set(e,
+		               "--isolation=%s: cgroups are not usable on "
+		               "this machine (see the agent's log)",
+		               a->cfg.isolation);
 	if (!cg)
 		return 0;
 	LIST_FOR_EACH_SAFE(pos, tmp, &ex->tasks)
@@ -526,9 +543,13 @@ static void env_set(struct strv *env, const char *name, const char *value)
 }
 
 /* The executor's environment: a few basics inherited from the agent, the
- * MESOS_* variables, and the executor command's own variables. */
+ * MESOS_* variables, the ATOLL_* ones of a command executor (isolation,
+ * user, fetcher cache), and the executor command's own variables.
+ * user_env: the user a custom executor runs as (USER, LOGNAME, HOME), or
+ * NULL. */
 static void build_env(struct strv *env, const struct agent_executor *ex,
-                      const struct command_info *cmd)
+                      const struct command_info *cmd,
+                      const struct passwd *user_env)
 {
 	static const char *const inherit[] = {
 	    "HOME",         "USER",
@@ -566,8 +587,29 @@ static void build_env(struct strv *env, const struct agent_executor *ex,
 		strv_addf(env, "MESOS_SUBSCRIPTION_BACKOFF_MAX=%gsecs",
 		          backoff > 2 ? 2 : backoff);
 	}
-	if (ex->is_command)
+	if (ex->is_command) {
+		char *iso = agent_isolation_executor_env(&a->iso);
+
 		strv_addf(env, "MESOS_HTTP_COMMAND_EXECUTOR=1");
+		strv_addf(env, "ATOLL_TASK_ISOLATION=%s", iso);
+		if (ex->user)
+			strv_addf(env, "ATOLL_TASK_USER=%s", ex->user);
+		if (a->cfg.fetcher_cache_dir)
+			strv_addf(env, "ATOLL_FETCHER_CACHE_DIR=%s",
+			          a->cfg.fetcher_cache_dir);
+		else
+			strv_addf(env,
+			          "ATOLL_FETCHER_CACHE_DIR=%s/fetcher-cache",
+			          a->cfg.work_dir);
+		strv_addf(env, "ATOLL_FETCHER_CACHE_SIZE=%llu",
+		          (unsigned long long)a->cfg.fetcher_cache_size);
+		free(iso);
+	} else if (user_env) {
+		/* The custom executor runs as its user: say so. */
+		env_set(env, "USER", user_env->pw_name);
+		env_set(env, "LOGNAME", user_env->pw_name);
+		env_set(env, "HOME", user_env->pw_dir);
+	}
 	for (size_t i = 0; cmd && i < cmd->nenv; i++)
 		env_set(env, cmd->env[i].name,
 		        cmd->env[i].value ? cmd->env[i].value : "");
@@ -640,6 +682,67 @@ static int open_sandbox_file(const char *dir, const char *name, struct err *e)
 	return fd < 0 ? -errno : fd;
 }
 
+/* Gives ex's sandbox and its stdout and stderr (fds[1], fds[2]) to the
+ * user its tasks run as, when the agent can (root). */
+static int give_sandbox(const struct agent_executor *ex, const int fds[3],
+                        struct err *e)
+{
+	if (!ex->user || geteuid() != 0 || ex->uid == 0)
+		return 0;
+	if (chown(ex->directory, ex->uid, ex->gid) ||
+	    fchown(fds[1], ex->uid, ex->gid) ||
+	    fchown(fds[2], ex->uid, ex->gid))
+		return err_set(e,
+		               "cannot give the sandbox '%s' to user '%s': "
+		               "%s",
+		               ex->directory, ex->user, strerror(errno));
+	return 0;
+}
+
+/* The resources of the executor's tasks (what its volumes come from). */
+static void executor_task_resources(const struct agent_executor *ex,
+                                    struct resources *out)
+{
+	const struct list *pos;
+
+	resources_init(out);
+	for (pos = ex->tasks.next; pos != &ex->tasks; pos = pos->next)
+		resources_add(out, &list_entry(pos, struct agent_task,
+		                               executor_link)
+		                       ->resources);
+}
+
+/* Bind-mounts the persistent volumes of the executor's tasks into its
+ * sandbox (volumes.c). */
+static int mount_volumes(struct agent_executor *ex, struct err *e)
+{
+	struct resources res;
+	int rc;
+
+	executor_task_resources(ex, &res);
+	rc = agent_volumes_mount(ex->fw->agent->cfg.work_dir, ex->directory,
+	                         &res, e);
+	if (!rc)
+		resources_copy(&ex->volumes, &res);
+	resources_release(&res);
+	return rc;
+}
+
+void agent_executor_unmount_volumes(struct agent_executor *ex)
+{
+	struct resources res;
+
+	if (!ex->directory)
+		return;
+	/* What was mounted, and (after a recovery, where the agent did not
+	 * mount them itself) the volumes of the tasks it still has. */
+	executor_task_resources(ex, &res);
+	resources_add(&res, &ex->volumes);
+	agent_volumes_unmount(ex->directory, &res);
+	resources_release(&res);
+	resources_release(&ex->volumes);
+}
+
 int agent_launch_executor(struct agent_executor *ex,
                           const struct command_info *cmd, struct err *e)
 {
@@ -649,6 +752,9 @@ int agent_launch_executor(struct agent_executor *ex,
 	uv_stdio_container_t stdio[3];
 	int fds[3] = {-1, -1, -1};
 	const char *file = NULL;
+	struct passwd pw, *pwres = NULL;
+	const struct passwd *run_as = NULL;
+	char pwbuf[4096];
 	uv_process_t *proc;
 	int rc;
 
@@ -672,10 +778,20 @@ int agent_launch_executor(struct agent_executor *ex,
 		rc = fds[1] < 0 ? fds[1] : fds[2];
 		goto out;
 	}
-	if ((rc = create_cgroup(ex, e)))
+	if ((rc = give_sandbox(ex, fds, e)))
 		goto out;
+	if ((rc = mount_volumes(ex, e)))
+		goto out;
+	if ((rc = create_cgroup(ex, e))) {
+		agent_executor_unmount_volumes(ex);
+		goto out;
+	}
+	if (!ex->is_command && ex->user && geteuid() == 0 &&
+	    getpwnam_r(ex->user, &pw, pwbuf, sizeof(pwbuf), &pwres) == 0 &&
+	    pwres)
+		run_as = pwres;
 	build_argv(&argv, &file, ex, cmd);
-	build_env(&env, ex, cmd);
+	build_env(&env, ex, cmd, run_as);
 	memset(&opts, 0, sizeof(opts));
 	for (int i = 0; i < 3; i++) {
 		stdio[i].flags = UV_INHERIT_FD;
@@ -686,6 +802,11 @@ int agent_launch_executor(struct agent_executor *ex,
 	opts.env = env.v;
 	opts.cwd = ex->directory;
 	opts.flags = UV_PROCESS_DETACHED;
+	if (run_as && run_as->pw_uid != 0) {
+		opts.uid = run_as->pw_uid;
+		opts.gid = run_as->pw_gid;
+		opts.flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
+	}
 	opts.stdio_count = 3;
 	opts.stdio = stdio;
 	opts.exit_cb = process_exit_cb;

@@ -1095,6 +1095,85 @@ out_release:
 	return rc;
 }
 
+/* The scalars of x and y are equal, name by name. */
+static bool alloc_same_quantities(const struct resources *x,
+                                  const struct resources *y)
+{
+	struct resources qx, qy;
+	bool same;
+
+	resources_init(&qx);
+	resources_init(&qy);
+	resources_scalars_by_name(&qx, x);
+	resources_scalars_by_name(&qy, y);
+	same = resources_equal(&qx, &qy);
+	resources_release(&qx);
+	resources_release(&qy);
+	return same;
+}
+
+int alloc_agent_convert(struct alloc *a, const char *agent_id,
+                        const char *framework_id, const struct resources *from,
+                        const struct resources *to)
+{
+	struct alloc_agent *ag = alloc_agent_find(a, agent_id);
+	struct alloc_framework *fw = NULL;
+	struct alloc_holding *h = NULL;
+	struct resources bfrom, bto, nfrom, nto;
+	struct list *pos, *tmp;
+	int rc = -EINVAL;
+
+	if (!ag || !from || !to || !alloc_same_quantities(from, to))
+		return -EINVAL;
+	if (framework_id && !(fw = alloc_framework_find(a, framework_id)))
+		return -EINVAL;
+	resources_init(&nfrom);
+	resources_init(&nto);
+	resources_copy(&bfrom, from);
+	resources_set_alloc_role(&bfrom, NULL);
+	resources_copy(&bto, to);
+	resources_set_alloc_role(&bto, NULL);
+	if (!resources_contains(&ag->total, &bfrom))
+		goto out_release;
+	/* The total changes: whole holdings must be spelled out first. */
+	LIST_FOR_EACH_SAFE(pos, tmp, &ag->holdings)
+	{
+		alloc_holding_expand(
+		    list_entry(pos, struct alloc_holding, agent_link));
+	}
+	if (fw) {
+		resources_release(&nfrom);
+		resources_release(&nto);
+		if (alloc_normalize(fw, from, &nfrom) ||
+		    alloc_normalize(fw, to, &nto))
+			goto out_release;
+		h = alloc_holding_get(a, fw, ag, false);
+		if (!h || resources_subtract(&h->res, &nfrom))
+			goto out_release;
+		resources_add(&h->res, &nto);
+		alloc_charge_all(a, fw, &nfrom, -1);
+		alloc_charge_all(a, fw, &nto, 1);
+	} else {
+		if (resources_subtract(&ag->available, &bfrom))
+			goto out_release;
+		resources_add(&ag->available, &bto);
+		alloc_mark_dirty(a, ag);
+	}
+	BUG_ON(resources_subtract(&ag->total, &bfrom));
+	resources_add(&ag->total, &bto);
+	ag->reserved = false;
+	for (size_t i = 0; i < ag->total.n; i++)
+		if (alloc_is_reserved(&ag->total.v[i]))
+			ag->reserved = true;
+	rc = 0;
+out_release:
+	resources_release(&bfrom);
+	resources_release(&bto);
+	resources_release(&nfrom);
+	resources_release(&nto);
+	return rc;
+}
+
 /*
  * Installs fr's refusal of ag for refuse_seconds (see alloc_recover): of
  * res, the entries allocated to fr's role, or all of it when res has no

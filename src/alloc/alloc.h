@@ -86,6 +86,22 @@ int alloc_used_add(struct alloc *a, const char *agent_id,
                    const char *framework_id, const struct resources *res);
 
 /*
+ * Converts from into to on agent_id: the effect of an offer operation
+ * (RESERVE, UNRESERVE, CREATE, DESTROY; see resources_apply_op). With a
+ * framework_id, from must be held by that framework there (allocation
+ * roles as in its offer; entries without one count for its first role)
+ * and its holding gets to instead; with framework_id NULL (operator
+ * calls), from must be available (not held; allocation roles ignored).
+ * The agent's total changes likewise, so what to holds is offered again
+ * once given back. from and to must hold the same scalar quantities by
+ * name. Returns 0, or -EINVAL when something does not hold (nothing
+ * changes then).
+ */
+int alloc_agent_convert(struct alloc *a, const char *agent_id,
+                        const char *framework_id, const struct resources *from,
+                        const struct resources *to);
+
+/*
  * Gives res back from framework on agent (declined or unused offer parts,
  * finished tasks). Unknown agents or frameworks are ignored, and so is res
  * when the framework does not hold all of it there. Entries without

@@ -7,20 +7,41 @@
  *
  * Task life (function performing each transition):
  *
- *   (no task) --LAUNCH--> STARTING ---spawn ok---> RUNNING
- *       |        exec_on_launch |  exec_spawn         | exec_on_exit
- *       |                       +--spawn failed--+    v
- *       |                                        +-> FINISHED | FAILED
- *       |                                             | KILLED (kill asked)
- *       +--SHUTDOWN / give up--> exit                 v
+ *   (no task) --LAUNCH--> STARTING --uris--> fetching --spawn ok--> RUNNING
+ *       |     exec_on_launch |   exec_start    exec_fetch_done |          |
+ *       |                    |    fetch failed: FAILED         |          |
+ *       |                    |    (REASON_FETCHER_FAILURE);    |          |
+ *       |                    |    kill: KILLED                 |          |
+ *       |                    +--spawn failed (exec_spawn)------+-> FAILED |
+ *       |                                                                 v
+ *       |                   exec_on_exit: FINISHED | FAILED | KILLED (asked)
+ *       +--SHUTDOWN / give up--> exit                 |
  *                                           terminal update queued
  *                                                      | ACKNOWLEDGED
  *                                                      v (or give up)
  *                                                     exit
  *
+ * Fetching: CommandInfo.uris are validated with the LAUNCH (a bad one is
+ * TASK_FAILED, REASON_TASK_INVALID, naming command.uris[i].field), then
+ * fetched by a child process as the task's user (exec_fetch_start) while
+ * the loop keeps serving the agent; no URIs, no child.
+ *
+ * The task's process and its container (exec_spawn, "the task's
+ * container" below): the task runs as its user (ATOLL_TASK_USER, chosen
+ * and checked by the agent) with initgroups' groups, no capability unless
+ * it is root (then Docker's default set), no_new_privs unless root, and,
+ * as ATOLL_TASK_ISOLATION says, in its own pid namespace under a tiny
+ * init that this executor forks (namespaces/pid) and a mount namespace
+ * with a private /tmp (filesystem/linux). The executor itself stays in
+ * the agent's namespaces, as root, and reaps its children itself
+ * (exec_sigchld_cb).
+ *
  * KILL (exec_kill): optional TASK_KILLING (only when the framework has the
  * TASK_KILLING_STATE capability, read from SUBSCRIBED.framework_info),
- * SIGTERM to the task's process group, SIGKILL after the grace period (KILL
+ * SIGTERM to the task's process group (with a pid namespace: to its init,
+ * which forwards it to every process of the namespace), SIGKILL after the
+ * grace period (with a pid namespace: of init, which ends the namespace;
+ * during the fetch: of the fetcher, at once) (KILL
  * event's kill_policy, else TaskInfo.kill_policy, else 3 s). A later kill
  * with a shorter grace brings the SIGKILL forward. SHUTDOWN (and SIGTERM to
  * the executor) kill with MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD. When the
@@ -73,16 +94,26 @@
  */
 #include "lib/compat.h"
 
+#include <fcntl.h>
 #include <grp.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <linux/capability.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <uv.h>
 
 #include "executor/executor.h"
+#include "executor/fetcher.h"
 #include "executor/health.h"
 #include "lib/buf.h"
 #include "lib/err.h"
@@ -408,6 +439,25 @@ struct pending_update {
 	char *status_json; /* the TaskStatus, compact */
 };
 
+/* What the agent asked for (ATOLL_TASK_ISOLATION, ATOLL_FETCHER_*). */
+struct exec_isolation {
+	bool pid_ns;      /* namespaces/pid */
+	bool private_tmp; /* filesystem/linux */
+	char *cache_dir;  /* the fetcher's cache, NULL = none */
+	uint64_t cache_bytes;
+};
+
+/* The user the task runs as, resolved before any fork. */
+struct task_user {
+	char *name;       /* NULL = the executor's own user */
+	bool switch_user; /* we are root: setgroups, setgid, setuid */
+	uid_t uid;
+	gid_t gid;
+	gid_t *groups; /* supplementary groups (getgrouplist) */
+	int ngroups;
+	char *home;
+};
+
 struct exec {
 	uv_loop_t *loop;
 	struct executor_env env;
@@ -422,10 +472,20 @@ struct exec {
 	char *task_json; /* sent as unacknowledged until an ack for it */
 	bool task_acked;
 
-	uv_process_t proc;
-	bool proc_open;  /* proc needs uv_close */
-	bool proc_alive; /* spawned, exit not yet seen */
+	/* The task's process (exec_spawn): our child, reaped by
+	 * exec_sigchld_cb. With a pid namespace it is the namespace's init,
+	 * which runs the task and reports its wait status on status_fd. */
+	bool proc_alive; /* spawned, not reaped yet */
 	int pid;
+	int status_fd; /* read end, or -1 */
+	struct exec_isolation iso;
+	struct task_user user;
+
+	/* The fetcher's child process (exec_fetch_start), 0 when none. */
+	pid_t fetch_pid;
+	int fetch_fd;        /* read end of its report */
+	json_t *uris;        /* CommandInfo.uris of the task, or NULL */
+	char *fetch_sandbox; /* its sandbox, resolved */
 	bool kill_requested, sigkill_sent;
 	uint64_t kill_deadline; /* loop time (ms) of the SIGKILL */
 	bool terminal_queued;
@@ -446,7 +506,7 @@ struct exec {
 	/* Runs the exit outside any subscriber callback (the subscriber
 	 * cannot be freed from inside its own callback chain). */
 	uv_timer_t exit_timer;
-	uv_signal_t sigterm, sigint;
+	uv_signal_t sigterm, sigint, sigchld;
 };
 
 static void exec_maybe_exit(struct exec *ex);
@@ -573,19 +633,29 @@ static void exec_health_stop(struct exec *ex)
 /* ---- killing ------------------------------------------------------- */
 
 /*
- * Signals the task's process group. The group id is the task's pid (it
- * called setsid() before uv_spawn() returned); never signal the bare pid,
- * which may belong to someone else once the task has been reaped.
+ * Signals the task. Without a pid namespace: its process group, whose id
+ * is the task's pid (it called setsid() before exec); never the bare pid,
+ * which may belong to someone else once the task has been reaped. With
+ * one: its init, and only while it is unreaped (so the pid is still
+ * ours); init forwards SIGTERM to every process of the namespace, and a
+ * SIGKILL of init ends the whole namespace.
  */
 static void exec_signal_group(struct exec *ex, int sig)
 {
+	pid_t target = -ex->pid;
+
 	if (ex->pid <= 0)
 		return;
-	if (kill(-ex->pid, sig) && errno != ESRCH)
+	if (ex->iso.pid_ns) {
+		if (!ex->proc_alive)
+			return;
+		target = ex->pid;
+	}
+	if (kill(target, sig) && errno != ESRCH)
 		log_warn(EXEC_LOG,
-		         "pgid=%d signal=%d cannot signal the "
+		         "pid=%d signal=%d cannot signal the "
 		         "task: %s",
-		         ex->pid, sig, strerror(errno));
+		         (int)target, sig, strerror(errno));
 }
 
 static void exec_kill_timer_cb(uv_timer_t *t)
@@ -607,6 +677,19 @@ static void exec_kill(struct exec *ex, double grace, const char *why)
 	uint64_t now = uv_now(ex->loop);
 	uint64_t ms = grace > 0 ? (uint64_t)(grace * 1000.0 + 0.5) : 0;
 
+	if (ex->fetch_pid > 0 && !ex->kill_requested) {
+		/* Nothing runs yet: end the fetch, the task never starts. */
+		ex->kill_requested = true;
+		log_info(EXEC_LOG,
+		         "task_id=%s killing the task while its URIs are "
+		         "fetched (%s)",
+		         ex->task.task_id, why);
+		if (ex->fw_caps & FW_CAP_TASK_KILLING_STATE)
+			exec_status(ex, ex->task.task_id, TASK_KILLING,
+			            REASON_UNSET, NULL);
+		kill(ex->fetch_pid, SIGKILL);
+		return;
+	}
 	if (!ex->proc_alive || ex->sigkill_sent)
 		return;
 	exec_health_stop(ex);
@@ -652,25 +735,23 @@ static void exec_terminal(struct exec *ex, enum task_state state,
 	exec_terminal_health(ex, state, reason, message, -1);
 }
 
-static void exec_proc_closed(uv_handle_t *h)
-{
-	(void)h;
-}
+static void exec_fetch_start(struct exec *ex);
 
-static void exec_on_exit(uv_process_t *proc, int64_t exit_status,
-                         int term_signal)
+/* The task's process was reaped with wait status st (of the task itself,
+ * or of its init when that died without reporting one). */
+static void exec_on_exit(struct exec *ex, int st)
 {
-	struct exec *ex = container_of(proc, struct exec, proc);
+	int64_t exit_status = WIFEXITED(st) ? WEXITSTATUS(st) : 0;
+	int term_signal = WIFSIGNALED(st) ? WTERMSIG(st) : 0;
 	char msg[256];
 	enum task_state state;
 
 	ex->proc_alive = false;
 	exec_health_stop(ex);
 	uv_timer_stop(&ex->kill_timer);
-	/* What the task left behind in its group goes with it. */
+	/* What the task left behind in its group goes with it (a pid
+	 * namespace is gone with its init already). */
 	exec_signal_group(ex, SIGKILL);
-	uv_close((uv_handle_t *)proc, exec_proc_closed);
-	ex->proc_open = false;
 	state = executor_exit_state(exit_status, term_signal,
 	                            ex->kill_requested, msg, sizeof(msg));
 	log_info(EXEC_LOG, "task_id=%s pid=%d status=%lld signal=%d %s",
@@ -685,18 +766,66 @@ static void exec_on_exit(uv_process_t *proc, int64_t exit_status,
 	exec_maybe_exit(ex);
 }
 
+/* Our init (pid namespace) exited with st: the task's status is what it
+ * reported, else (killed before it could) init's own. */
+static int exec_task_status(struct exec *ex, int st)
+{
+	int task_st;
+	ssize_t n;
+
+	if (ex->status_fd < 0)
+		return st;
+	do
+		n = read(ex->status_fd, &task_st, sizeof(task_st));
+	while (n < 0 && errno == EINTR);
+	close(ex->status_fd);
+	ex->status_fd = -1;
+	return n == (ssize_t)sizeof(task_st) ? task_st : st;
+}
+
+static void exec_fetch_done(struct exec *ex, int st);
+
+/* SIGCHLD: reaps our own children (the task, the fetcher) and only them;
+ * health check processes belong to libuv. */
+static void exec_sigchld_cb(uv_signal_t *h, int signum)
+{
+	struct exec *ex = h->data;
+	int st;
+
+	(void)signum;
+	if (ex->fetch_pid > 0 && waitpid(ex->fetch_pid, &st, WNOHANG) > 0) {
+		ex->fetch_pid = 0;
+		exec_fetch_done(ex, st);
+	}
+	if (ex->proc_alive && waitpid(ex->pid, &st, WNOHANG) > 0)
+		exec_on_exit(ex, exec_task_status(ex, st));
+}
+
+/* ---- the task's user ------------------------------------------------ */
+
+static void task_user_release(struct task_user *u)
+{
+	free(u->name);
+	free(u->groups);
+	free(u->home);
+	memset(u, 0, sizeof(*u));
+}
+
 /*
- * Resolves cmd->user into opts when we are root. Returns 0, or -ENOENT
- * with msg set when the user does not exist.
+ * Resolves the task's user: ATOLL_TASK_USER (the agent's choice:
+ * CommandInfo.user, else FrameworkInfo.user), else CommandInfo.user.
+ * Returns 0, or -ENOENT with msg set when the user does not exist.
+ * Without root the task runs as we do (logged when that differs).
  */
-static int exec_resolve_user(const char *user, uv_process_options_t *opts,
-                             char *msg, size_t msgsz)
+static int exec_resolve_user(const char *user, struct task_user *u, char *msg,
+                             size_t msgsz)
 {
 	struct passwd pw, *res = NULL;
 	char pwbuf[4096];
-	int rc;
+	int rc, n = 16;
 
-	if (!user)
+	memset(u, 0, sizeof(*u));
+	if (!user || !*user)
 		return 0;
 	rc = getpwnam_r(user, &pw, pwbuf, sizeof(pwbuf), &res);
 	if (!res) {
@@ -705,17 +834,472 @@ static int exec_resolve_user(const char *user, uv_process_options_t *opts,
 		         rc ? strerror(rc) : "does not exist on this agent");
 		return -ENOENT;
 	}
+	u->name = xstrdup(user);
+	u->home = xstrdup(pw.pw_dir);
+	u->uid = pw.pw_uid;
+	u->gid = pw.pw_gid;
 	if (geteuid() != 0) {
 		if (pw.pw_uid != geteuid())
 			log_warn(EXEC_LOG,
 			         "user=%s not running as root: the task runs "
 			         "as uid %d instead",
 			         user, (int)geteuid());
+		u->uid = geteuid();
+		u->gid = getegid();
 		return 0;
 	}
-	opts->uid = pw.pw_uid;
-	opts->gid = pw.pw_gid;
-	opts->flags |= UV_PROCESS_SETUID | UV_PROCESS_SETGID;
+	u->switch_user = true;
+	for (;;) {
+		int want = n;
+
+		u->groups = xrealloc(u->groups, (size_t)n * sizeof(gid_t));
+		if (getgrouplist(user, pw.pw_gid, u->groups, &n) >= 0)
+			break;
+		if (n <= want) /* no growth asked for: give up on extras */
+			n = want * 2;
+		if (n > 65536) {
+			n = 1;
+			u->groups[0] = pw.pw_gid;
+			break;
+		}
+	}
+	u->ngroups = n;
+	return 0;
+}
+
+/*
+ * The task's base environment: ours, with USER, LOGNAME and HOME of the
+ * task's user when it is not ours (the command's own variables still
+ * win, executor_task_env). Returns a NULL-terminated heap array of
+ * borrowed and heap strings; heap holds the ones to free.
+ */
+static const char **exec_base_env(const struct task_user *u, char *heap[3])
+{
+	size_t n = 0, cap = 0;
+	const char **v = NULL;
+
+	heap[0] = heap[1] = heap[2] = NULL;
+	for (char **e = environ; e && *e; e++) {
+		if (u->switch_user &&
+		    (env_entry_is(*e, "USER") || env_entry_is(*e, "LOGNAME") ||
+		     env_entry_is(*e, "HOME")))
+			continue;
+		ALLOC_GROW(v, n + 4, cap);
+		v[n++] = *e;
+	}
+	ALLOC_GROW(v, n + 4, cap);
+	if (u->switch_user) {
+		heap[0] = xasprintf("USER=%s", u->name);
+		heap[1] = xasprintf("LOGNAME=%s", u->name);
+		heap[2] = xasprintf("HOME=%s", u->home);
+		for (int i = 0; i < 3; i++)
+			v[n++] = heap[i];
+	}
+	v[n] = NULL;
+	return v;
+}
+
+/* ---- the task's container ------------------------------------------- */
+
+/*
+ * Spawning (exec_spawn) forks with a raw clone(2): with namespaces the
+ * child starts in new pid and mount namespaces; without, it is a plain
+ * fork. The executor has threads (libuv's pool), so the child, until it
+ * executes the task, makes only system calls on memory prepared here:
+ * no allocation, no stdio, raw setresuid/setresgid/setgroups (glibc's
+ * wrappers would try to reach threads that do not exist in the child).
+ *
+ *   executor --clone--> child: setsid, [mounts], then
+ *     no pid namespace:  becomes the task (child_exec_task)
+ *     pid namespace:     init, pid 1 (child_init): forks the task, reaps
+ *                        every orphan of the namespace, forwards SIGTERM,
+ *                        SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 to all
+ *                        of it (kill(-1)), and when the task ends writes
+ *                        its wait status on status_fd and exits, which
+ *                        kills whatever is left in the namespace.
+ *
+ * Mounts (new mount namespace only): everything is made private first
+ * (nothing propagates back to the host); filesystem/linux binds
+ * <sandbox>/tmp on /tmp, and when the sandbox itself lies under /tmp it
+ * is bound again at its own path inside the new /tmp (the directories
+ * leading to it are created in <sandbox>/tmp), so MESOS_SANDBOX keeps
+ * working; namespaces/pid mounts a fresh /proc showing the namespace's
+ * processes only. The namespaces and their mounts disappear with their
+ * last process: nothing is left to clean up.
+ *
+ * The task (child_exec_task): stdin /dev/null; when we are root, the
+ * capability bounding set is cut to root_caps for a root task and
+ * emptied for any other, ambient and inheritable capabilities are
+ * cleared, then setgroups (the user's groups, as initgroups would),
+ * setgid, setuid, which leaves a non-root task no capability at all;
+ * PR_SET_NO_NEW_PRIVS for non-root tasks (setuid binaries cannot give
+ * privileges back); cwd the sandbox; exec. A failure before the exec
+ * is written on err_fd (close-on-exec: EOF means the exec happened).
+ */
+
+/* Closes every fd above 2 but keep. */
+static void close_fds_but(int keep)
+{
+	if (keep > 3)
+		(void)syscall(SYS_close_range, 3U, (unsigned)keep - 1, 0U);
+	(void)syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0U);
+}
+
+/* Capabilities a root task keeps: Docker's default set. */
+static const int root_caps[] = {
+    CAP_CHOWN,       CAP_DAC_OVERRIDE, CAP_FOWNER,
+    CAP_FSETID,      CAP_KILL,         CAP_SETGID,
+    CAP_SETUID,      CAP_SETPCAP,      CAP_NET_BIND_SERVICE,
+    CAP_NET_RAW,     CAP_SYS_CHROOT,   CAP_MKNOD,
+    CAP_AUDIT_WRITE, CAP_SETFCAP,
+};
+
+/* Signals init forwards to the namespace. */
+static const int init_forwarded[] = {SIGTERM, SIGINT,  SIGHUP,
+                                     SIGQUIT, SIGUSR1, SIGUSR2};
+
+struct spawn_spec {
+	const char *file;
+	char **argv;
+	char **envp;
+	const char *sandbox;     /* absolute, symlinks resolved */
+	const char *sandbox_tmp; /* <sandbox>/tmp (private_tmp) */
+	bool pid_ns, private_tmp, sandbox_under_tmp;
+	const struct task_user *user;
+	bool set_caps; /* we are root: bounding set, inheritable */
+	uint64_t keep_caps;
+	bool no_new_privs;
+	int null_fd;   /* /dev/null, the task's stdin */
+	int err_fd;    /* write end: why the task did not start */
+	int status_fd; /* write end: the task's wait status (init) */
+};
+
+/* What a child writes on err_fd when it cannot go on. */
+struct spawn_failure {
+	int err;
+	char what[200];
+};
+
+/* fork(2) as a raw system call, with namespace flags. */
+static pid_t raw_clone(unsigned long flags)
+{
+	return (pid_t)syscall(SYS_clone, flags | SIGCHLD, NULL, NULL, NULL,
+	                      NULL);
+}
+
+static __attribute__((noreturn)) void child_fail(const struct spawn_spec *sp,
+                                                 const char *what, int err)
+{
+	struct spawn_failure f;
+	size_t n = strlen(what);
+
+	memset(&f, 0, sizeof(f));
+	f.err = err;
+	memcpy(f.what, what, n < sizeof(f.what) ? n : sizeof(f.what) - 1);
+	if (write(sp->err_fd, &f, sizeof(f)) < 0)
+		_exit(126);
+	_exit(127);
+}
+
+/* Default dispositions and an empty mask: what a new program expects. */
+static void child_reset_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &sa, NULL);
+	sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* Creates path's directories (0755) in the current mount namespace. */
+static int child_mkdirs(const char *path)
+{
+	char p[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n >= sizeof(p))
+		return -ENAMETOOLONG;
+	memcpy(p, path, n + 1);
+	for (char *s = p + 1;; s++) {
+		char c = *s;
+
+		if (c != '/' && c != '\0')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) && errno != EEXIST)
+			return -errno;
+		*s = c;
+		if (c == '\0')
+			return 0;
+	}
+}
+
+static void child_setup_mounts(const struct spawn_spec *sp)
+{
+	int rc;
+
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL))
+		child_fail(sp, "cannot make the mounts private", errno);
+	if (sp->private_tmp) {
+		/* cwd keeps the sandbox reachable once /tmp is covered. */
+		if (chdir(sp->sandbox))
+			child_fail(sp, "cannot enter the sandbox", errno);
+		if (mount(sp->sandbox_tmp, "/tmp", NULL, MS_BIND | MS_REC,
+		          NULL))
+			child_fail(sp, "cannot mount <sandbox>/tmp on /tmp",
+			           errno);
+		if (sp->sandbox_under_tmp) {
+			if ((rc = child_mkdirs(sp->sandbox)))
+				child_fail(sp,
+				           "cannot create the sandbox's path "
+				           "in the private /tmp",
+				           -rc);
+			if (mount(".", sp->sandbox, NULL, MS_BIND | MS_REC,
+			          NULL))
+				child_fail(sp,
+				           "cannot mount the sandbox in the "
+				           "private /tmp",
+				           errno);
+		}
+	}
+	if (sp->pid_ns && mount("proc", "/proc", "proc",
+	                        MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL))
+		child_fail(sp, "cannot mount /proc", errno);
+}
+
+static void child_drop_caps(const struct spawn_spec *sp)
+{
+	struct __user_cap_header_struct h = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct d[2];
+
+	for (int cap = 0; cap < 64; cap++) {
+		if (sp->keep_caps & (1ULL << cap))
+			continue;
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) && errno != EINVAL)
+			child_fail(sp,
+			           "cannot reduce the capability "
+			           "bounding set",
+			           errno);
+	}
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (syscall(SYS_capget, &h, d))
+		child_fail(sp, "cannot read the capabilities", errno);
+	d[0].inheritable &= (uint32_t)sp->keep_caps;
+	d[1].inheritable &= (uint32_t)(sp->keep_caps >> 32);
+	if (syscall(SYS_capset, &h, d))
+		child_fail(sp, "cannot set the inheritable capabilities",
+		           errno);
+}
+
+static __attribute__((noreturn)) void
+child_exec_task(const struct spawn_spec *sp)
+{
+	const struct task_user *u = sp->user;
+
+	child_reset_signals();
+	if (dup2(sp->null_fd, STDIN_FILENO) < 0)
+		child_fail(sp, "cannot open /dev/null as stdin", errno);
+	if (sp->set_caps)
+		child_drop_caps(sp);
+	if (u->switch_user) {
+		if (syscall(SYS_setgroups, (size_t)u->ngroups, u->groups))
+			child_fail(sp, "cannot set the user's groups", errno);
+		if (syscall(SYS_setresgid, u->gid, u->gid, u->gid))
+			child_fail(sp, "cannot set the user's group id", errno);
+		if (syscall(SYS_setresuid, u->uid, u->uid, u->uid))
+			child_fail(sp, "cannot set the user id", errno);
+	}
+	if (sp->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0))
+		child_fail(sp, "cannot set no_new_privs", errno);
+	if (chdir(sp->sandbox))
+		child_fail(sp, "cannot enter the sandbox", errno);
+	environ = sp->envp;
+	execvp(sp->file, sp->argv);
+	child_fail(sp, "cannot execute", errno);
+}
+
+static void init_noop(int sig)
+{
+	(void)sig;
+}
+
+/* pid 1 of the task's namespace; see above. */
+static __attribute__((noreturn)) void child_init(const struct spawn_spec *sp)
+{
+	struct sigaction sa;
+	sigset_t set;
+	pid_t task;
+
+	/* The namespace dies with the executor. (Its pid is not visible
+	 * from here, getppid() is 0: an executor dying during the clone
+	 * leaves init to the agent's kill of the container.) */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0))
+		child_fail(sp, "cannot set the parent death signal", errno);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = init_noop;
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (size_t i = 0; i < ARRAY_SIZE(init_forwarded); i++)
+		sigaddset(&set, init_forwarded[i]);
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sigismember(&set, sig) == 1)
+			(void)sigaction(sig, &sa, NULL);
+	(void)sigprocmask(SIG_BLOCK, &set, NULL);
+	task = raw_clone(0);
+	if (task < 0)
+		child_fail(sp, "cannot fork the task", errno);
+	if (task == 0)
+		child_exec_task(sp);
+	/* Keep none of the executor's descriptors (its sockets above all:
+	 * the agent must see them close when the executor closes them). */
+	close_fds_but(sp->status_fd);
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&set, &si), st;
+		pid_t pid;
+
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			(void)kill(-1, sig);
+			continue;
+		}
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (pid != task)
+				continue;
+			if (write(sp->status_fd, &st, sizeof(st)) < 0)
+				_exit(126);
+			_exit(0);
+		}
+	}
+}
+
+/* True when path lies under dir (both absolute, resolved). */
+static bool path_is_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	if (n == 1 && dir[0] == '/')
+		return true;
+	return !strncmp(path, dir, n) && path[n] == '/';
+}
+
+/*
+ * Starts the task (see above). Returns 0 with ex->pid set and the task
+ * running, or a negative errno with msg set.
+ */
+static int exec_clone_task(struct exec *ex, struct spawn_spec *sp, char *msg,
+                           size_t msgsz)
+{
+	unsigned long flags = 0;
+	int errp[2] = {-1, -1}, statp[2] = {-1, -1};
+	struct spawn_failure f;
+	pid_t pid;
+	ssize_t n;
+	int rc = 0, st;
+
+	if (pipe2(errp, O_CLOEXEC) || (sp->pid_ns && pipe2(statp, O_CLOEXEC))) {
+		rc = -errno;
+		snprintf(msg, msgsz, "Failed to launch the task: pipe: %s",
+		         strerror(errno));
+		goto out;
+	}
+	sp->err_fd = errp[1];
+	sp->status_fd = statp[1];
+	if (sp->pid_ns)
+		flags |= CLONE_NEWPID | CLONE_NEWNS;
+	if (sp->private_tmp)
+		flags |= CLONE_NEWNS;
+	pid = raw_clone(flags);
+	if (pid < 0) {
+		rc = -errno;
+		snprintf(msg, msgsz,
+		         "Failed to launch the task: cannot create its "
+		         "process%s: %s",
+		         flags ? " and namespaces" : "", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		if (setsid() < 0)
+			child_fail(sp, "setsid", errno);
+		if (flags)
+			child_setup_mounts(sp);
+		if (sp->pid_ns)
+			child_init(sp);
+		child_exec_task(sp);
+	}
+	close(errp[1]);
+	errp[1] = -1;
+	close(statp[1]);
+	statp[1] = -1;
+	/* Blocks until the exec (or a failure): a few system calls. */
+	do
+		n = read(errp[0], &f, sizeof(f));
+	while (n < 0 && errno == EINTR);
+	if (n == (ssize_t)sizeof(f)) {
+		f.what[sizeof(f.what) - 1] = '\0';
+		rc = -f.err;
+		if (!strcmp(f.what, "cannot execute"))
+			snprintf(msg, msgsz,
+			         "Failed to launch the task: cannot execute "
+			         "'%s': %s",
+			         sp->file, strerror(f.err));
+		else
+			snprintf(msg, msgsz,
+			         "Failed to launch the task: %s: %s", f.what,
+			         strerror(f.err));
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		goto out;
+	}
+	ex->pid = pid;
+	ex->proc_alive = true;
+	ex->status_fd = statp[0];
+	statp[0] = -1;
+out:
+	for (int i = 0; i < 2; i++) {
+		if (errp[i] >= 0)
+			close(errp[i]);
+		if (statp[i] >= 0)
+			close(statp[i]);
+	}
+	return rc;
+}
+
+/* Prepares what the namespaces need: the real sandbox path and its tmp
+ * directory. Returns 0 or -errno with msg set. */
+static int exec_prepare_sandbox(struct exec *ex, char **real, char **tmp,
+                                bool *under_tmp, char *msg, size_t msgsz)
+{
+	const char *sandbox = ex->env.sandbox ? ex->env.sandbox : ".";
+	char *tmp_real = NULL;
+
+	*tmp = NULL;
+	*under_tmp = false;
+	*real = realpath(sandbox, NULL);
+	if (!*real) {
+		snprintf(msg, msgsz,
+		         "Failed to launch the task: sandbox '%s': %s", sandbox,
+		         strerror(errno));
+		return -errno;
+	}
+	if (!ex->iso.private_tmp)
+		return 0;
+	*tmp = xasprintf("%s/tmp", *real);
+	if ((mkdir(*tmp, 01777) && errno != EEXIST) || chmod(*tmp, 01777)) {
+		snprintf(msg, msgsz,
+		         "Failed to launch the task: cannot create "
+		         "'%s': %s",
+		         *tmp, strerror(errno));
+		return -errno;
+	}
+	tmp_real = realpath("/tmp", NULL);
+	*under_tmp = path_is_under(*real, tmp_real ? tmp_real : "/tmp");
+	free(tmp_real);
 	return 0;
 }
 
@@ -767,12 +1351,12 @@ static void exec_on_health(const struct health_result *r, void *arg)
 }
 
 /*
- * Starts health checking the task just spawned; task_env and user_opts
- * are what the task got: a COMMAND check runs with the task's
- * environment (plus its own variables), sandbox and user.
+ * Starts health checking the task just spawned; task_env is what the
+ * task got: a COMMAND check runs with the task's environment (plus its
+ * own variables), sandbox and user, in the executor's namespaces (it
+ * does not enter the task's).
  */
-static void exec_health_start(struct exec *ex, const char *const *task_env,
-                              const uv_process_options_t *user_opts)
+static void exec_health_start(struct exec *ex, const char *const *task_env)
 {
 	struct health_command_opts co = {0};
 	const char **argv = NULL;
@@ -786,9 +1370,9 @@ static void exec_health_start(struct exec *ex, const char *const *task_env,
 		co.argv = argv;
 		co.env = (const char *const *)envv;
 		co.cwd = ex->env.sandbox;
-		co.set_user = user_opts->flags & UV_PROCESS_SETUID;
-		co.uid = user_opts->uid;
-		co.gid = user_opts->gid;
+		co.set_user = ex->user.switch_user;
+		co.uid = ex->user.uid;
+		co.gid = ex->user.gid;
 	}
 	log_info(EXEC_LOG,
 	         "task_id=%s type=%s delay=%gs interval=%gs timeout=%gs "
@@ -803,63 +1387,250 @@ static void exec_health_start(struct exec *ex, const char *const *task_env,
 	executor_strv_free(envv);
 }
 
-/* Starts the task's process; on failure sends TASK_FAILED. */
+/* Starts the task's process (fetching done); on failure sends
+ * TASK_FAILED. */
 static void exec_spawn(struct exec *ex)
 {
 	const struct command_info *cmd = &ex->task.command;
-	uv_process_options_t opts = {0};
-	uv_stdio_container_t stdio[3];
-	const char **argv = NULL;
-	char **envv = NULL;
-	const char *file;
+	struct spawn_spec sp;
+	const char **argv = NULL, **base = NULL;
+	char **envv = NULL, *real = NULL, *tmp = NULL, *heap[3] = {0};
+	bool under_tmp = false;
 	char msg[512];
-	int rc;
 
-	if (exec_resolve_user(cmd->user, &opts, msg, sizeof(msg))) {
-		exec_terminal(ex, TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED,
-		              msg);
-		return;
-	}
-	argv = executor_task_argv(cmd, &file);
-	envv = executor_task_env((const char *const *)environ, cmd,
-	                         ex->task.task_id);
-	stdio[0].flags = UV_IGNORE;
-	stdio[1].flags = UV_INHERIT_FD;
-	stdio[1].data.fd = STDOUT_FILENO;
-	stdio[2].flags = UV_INHERIT_FD;
-	stdio[2].data.fd = STDERR_FILENO;
-	opts.exit_cb = exec_on_exit;
-	opts.file = file;
-	opts.args = (char **)argv;
-	opts.env = envv;
-	opts.cwd = ex->env.sandbox;
-	opts.stdio = stdio;
-	opts.stdio_count = 3;
-	/* setsid(): the task leads its own group, so a kill reaches every
-	 * process it started. */
-	opts.flags |= UV_PROCESS_DETACHED;
-
-	rc = uv_spawn(ex->loop, &ex->proc, &opts);
-	ex->proc_open = true;
-	if (rc) {
-		snprintf(msg, sizeof(msg),
-		         "Failed to launch the task: cannot execute '%s': %s",
-		         file, uv_strerror(rc));
-		uv_close((uv_handle_t *)&ex->proc, exec_proc_closed);
-		ex->proc_open = false;
+	memset(&sp, 0, sizeof(sp));
+	sp.null_fd = -1;
+	if (exec_prepare_sandbox(ex, &real, &tmp, &under_tmp, msg,
+	                         sizeof(msg))) {
 		exec_terminal(ex, TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED,
 		              msg);
 		goto out;
 	}
-	ex->pid = ex->proc.pid;
-	ex->proc_alive = true;
-	log_info(EXEC_LOG, "task_id=%s pid=%d shell=%d started: %s",
-	         ex->task.task_id, ex->pid, cmd->shell, cmd->value);
+	argv = executor_task_argv(cmd, &sp.file);
+	base = exec_base_env(&ex->user, heap);
+	envv = executor_task_env(base, cmd, ex->task.task_id);
+	sp.argv = (char **)argv;
+	sp.envp = envv;
+	sp.sandbox = real;
+	sp.sandbox_tmp = tmp;
+	sp.pid_ns = ex->iso.pid_ns;
+	sp.private_tmp = ex->iso.private_tmp;
+	sp.sandbox_under_tmp = under_tmp;
+	sp.user = &ex->user;
+	sp.set_caps = geteuid() == 0;
+	sp.no_new_privs =
+	    ex->user.switch_user ? ex->user.uid != 0 : geteuid() != 0;
+	if (sp.set_caps && (ex->user.switch_user ? ex->user.uid : 0) == 0)
+		for (size_t i = 0; i < ARRAY_SIZE(root_caps); i++)
+			sp.keep_caps |= 1ULL << root_caps[i];
+	sp.null_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (sp.null_fd < 0) {
+		snprintf(msg, sizeof(msg),
+		         "Failed to launch the task: /dev/null: %s",
+		         strerror(errno));
+		exec_terminal(ex, TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED,
+		              msg);
+		goto out;
+	}
+	if (exec_clone_task(ex, &sp, msg, sizeof(msg))) {
+		exec_terminal(ex, TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED,
+		              msg);
+		goto out;
+	}
+	log_info(EXEC_LOG,
+	         "task_id=%s pid=%d shell=%d user=%s pid_ns=%d "
+	         "private_tmp=%d started: %s",
+	         ex->task.task_id, ex->pid, cmd->shell,
+	         ex->user.name ? ex->user.name : "(executor's)", sp.pid_ns,
+	         sp.private_tmp, cmd->value);
 	exec_status(ex, ex->task.task_id, TASK_RUNNING, REASON_UNSET, NULL);
-	exec_health_start(ex, (const char *const *)envv, &opts);
+	exec_health_start(ex, (const char *const *)envv);
 out:
+	if (sp.null_fd >= 0)
+		close(sp.null_fd);
 	executor_strv_free(envv);
+	for (int i = 0; i < 3; i++)
+		free(heap[i]);
+	free(base);
 	free(argv);
+	free(real);
+	free(tmp);
+}
+
+/* ---- fetching -------------------------------------------------------- */
+
+/*
+ * CommandInfo.uris are fetched (fetcher.h) before the task starts, by a
+ * forked child so the executor keeps answering the agent and a kill ends
+ * the fetch at once. The child runs as the task's user (a task must not
+ * get through the fetcher a file its user could not read) with a cache
+ * of its own: <cache dir>/<user>, created here and given to the user.
+ * It reports on a pipe: struct fetch_report.
+ */
+struct fetch_report {
+	int rc;
+	struct fetcher_stats stats;
+	char msg[1024];
+};
+
+static __attribute__((noreturn)) void fetch_child(struct exec *ex, int fd,
+                                                  const char *cache)
+{
+	struct fetcher_opts fo = {0};
+	struct fetch_report r;
+	const struct task_user *u = &ex->user;
+
+	memset(&r, 0, sizeof(r));
+	child_reset_signals();
+	close_fds_but(fd);
+	if (u->switch_user && (setgroups((size_t)u->ngroups, u->groups) ||
+	                       setgid(u->gid) || setuid(u->uid))) {
+		r.rc = -errno;
+		snprintf(r.msg, sizeof(r.msg), "cannot become user '%s': %s",
+		         u->name, strerror(errno));
+	} else {
+		fo.sandbox = ex->fetch_sandbox;
+		fo.cache_dir = cache;
+		fo.cache_max_bytes = ex->iso.cache_bytes;
+		fo.uid = (uid_t)-1;
+		fo.gid = (gid_t)-1;
+		r.rc =
+		    fetcher_run(ex->uris, &fo, &r.stats, r.msg, sizeof(r.msg));
+	}
+	r.msg[sizeof(r.msg) - 1] = '\0';
+	if (write(fd, &r, sizeof(r)) < 0)
+		_exit(2);
+	_exit(r.rc ? 1 : 0);
+}
+
+/* <cache dir>/<user>, made and given to the user; NULL (no caching)
+ * when it cannot be. */
+static char *exec_fetch_cache(struct exec *ex)
+{
+	const struct task_user *u = &ex->user;
+	char *dir;
+
+	if (!ex->iso.cache_dir)
+		return NULL;
+	if (mkdir(ex->iso.cache_dir, 0755) && errno != EEXIST) {
+		log_warn(EXEC_LOG,
+		         "cannot create the fetcher cache '%s': %s; "
+		         "fetching without it",
+		         ex->iso.cache_dir, strerror(errno));
+		return NULL;
+	}
+	dir = xasprintf("%s/%s", ex->iso.cache_dir,
+	                u->name ? u->name : "_executor");
+	if ((mkdir(dir, 0700) && errno != EEXIST) ||
+	    (u->switch_user && chown(dir, u->uid, u->gid))) {
+		log_warn(EXEC_LOG,
+		         "cannot prepare the fetcher cache '%s': %s; "
+		         "fetching without it",
+		         dir, strerror(errno));
+		free(dir);
+		return NULL;
+	}
+	return dir;
+}
+
+static void exec_fetch_start(struct exec *ex)
+{
+	char *cache = exec_fetch_cache(ex);
+	int p[2];
+	pid_t pid;
+
+	free(ex->fetch_sandbox);
+	ex->fetch_sandbox =
+	    realpath(ex->env.sandbox ? ex->env.sandbox : ".", NULL);
+	if (!ex->fetch_sandbox || pipe2(p, O_CLOEXEC)) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "Failed to fetch URIs: %s",
+		         strerror(errno));
+		exec_terminal(ex, TASK_FAILED, REASON_FETCHER_FAILURE, msg);
+		free(cache);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		fetch_child(ex, p[1], cache);
+	}
+	close(p[1]);
+	free(cache);
+	if (pid < 0) {
+		char msg[512];
+		snprintf(msg, sizeof(msg), "Failed to fetch URIs: fork: %s",
+		         strerror(errno));
+		close(p[0]);
+		exec_terminal(ex, TASK_FAILED, REASON_FETCHER_FAILURE, msg);
+		return;
+	}
+	ex->fetch_pid = pid;
+	ex->fetch_fd = p[0];
+	log_info(EXEC_LOG, "task_id=%s pid=%d uris=%zu fetching",
+	         ex->task.task_id, (int)pid, json_array_size(ex->uris));
+}
+
+static void exec_fetch_done(struct exec *ex, int st)
+{
+	struct fetch_report r;
+	char msg[1200];
+	ssize_t n;
+
+	memset(&r, 0, sizeof(r));
+	do
+		n = read(ex->fetch_fd, &r, sizeof(r));
+	while (n < 0 && errno == EINTR);
+	close(ex->fetch_fd);
+	ex->fetch_fd = -1;
+	r.msg[sizeof(r.msg) - 1] = '\0';
+	if (ex->kill_requested) {
+		exec_terminal(ex, TASK_KILLED, REASON_UNSET,
+		              "Task killed while its URIs were fetched");
+	} else if (n != (ssize_t)sizeof(r) || r.rc || !WIFEXITED(st) ||
+	           WEXITSTATUS(st)) {
+		if (n == (ssize_t)sizeof(r) && r.rc)
+			snprintf(msg, sizeof(msg), "Failed to fetch URIs: %s",
+			         r.msg);
+		else if (WIFSIGNALED(st))
+			snprintf(msg, sizeof(msg),
+			         "Failed to fetch URIs: the fetcher was "
+			         "terminated by signal %s",
+			         strsignal(WTERMSIG(st)));
+		else
+			snprintf(msg, sizeof(msg),
+			         "Failed to fetch URIs: the fetcher exited "
+			         "with status %d",
+			         WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+		exec_terminal(ex, TASK_FAILED, REASON_FETCHER_FAILURE, msg);
+	} else {
+		log_info(EXEC_LOG,
+		         "task_id=%s fetched=%zu from_cache=%zu "
+		         "extracted=%zu URIs fetched",
+		         ex->task.task_id, r.stats.fetched, r.stats.from_cache,
+		         r.stats.extracted);
+		exec_spawn(ex);
+	}
+	exec_maybe_exit(ex);
+}
+
+/* The LAUNCH is accepted: resolve the user, fetch, start. */
+static void exec_start(struct exec *ex)
+{
+	const char *user = getenv("ATOLL_TASK_USER");
+	char msg[512];
+
+	if (!user || !*user)
+		user = ex->task.command.user;
+	if (exec_resolve_user(user, &ex->user, msg, sizeof(msg))) {
+		exec_terminal(ex, TASK_FAILED, REASON_CONTAINER_LAUNCH_FAILED,
+		              msg);
+		return;
+	}
+	if (json_array_size(ex->uris))
+		exec_fetch_start(ex);
+	else
+		exec_spawn(ex);
 }
 
 /* ---- events -------------------------------------------------------- */
@@ -909,6 +1680,8 @@ static int exec_parse_health(struct exec *ex, const json_t *task, struct err *e)
 static void exec_on_launch(struct exec *ex, json_t *ev)
 {
 	json_t *task = json_object_get(json_object_get(ev, "launch"), "task");
+	const json_t *uris;
+	char why[512];
 	struct task_info t;
 	struct err e = {{0}};
 
@@ -953,12 +1726,21 @@ static void exec_on_launch(struct exec *ex, json_t *ev)
 		exec_reject_launch(ex, task, REASON_TASK_INVALID, e.msg);
 		return;
 	}
+	uris = json_object_get(json_object_get(task, "command"), "uris");
+	if (uris && fetcher_validate(uris, why, sizeof(why))) {
+		char *msg = xasprintf("command.%s", why);
+		task_info_release(&t);
+		exec_reject_launch(ex, task, REASON_TASK_INVALID, msg);
+		free(msg);
+		return;
+	}
 	ex->task = t;
 	ex->have_task = true;
 	ex->task_json =
 	    t.json ? xstrdup(t.json) : json_dumps(task, JSON_COMPACT);
+	ex->uris = json_is_array(uris) ? json_deep_copy(uris) : NULL;
 	exec_status(ex, ex->task.task_id, TASK_STARTING, REASON_UNSET, NULL);
-	exec_spawn(ex);
+	exec_start(ex);
 	exec_maybe_exit(ex);
 }
 
@@ -981,7 +1763,7 @@ static void exec_on_kill(struct exec *ex, json_t *ev)
 		         tid);
 		return;
 	}
-	if (!ex->proc_alive) {
+	if (!ex->proc_alive && ex->fetch_pid <= 0) {
 		log_info(EXEC_LOG, "task_id=%s kill: task not running", tid);
 		return;
 	}
@@ -1212,10 +1994,7 @@ static void exec_close_handles(struct exec *ex)
 	uv_close((uv_handle_t *)&ex->retry_timer, NULL);
 	uv_close((uv_handle_t *)&ex->sigterm, NULL);
 	uv_close((uv_handle_t *)&ex->sigint, NULL);
-	if (ex->proc_open) {
-		uv_close((uv_handle_t *)&ex->proc, exec_proc_closed);
-		ex->proc_open = false;
-	}
+	uv_close((uv_handle_t *)&ex->sigchld, NULL);
 }
 
 static void exec_exit_cb(uv_timer_t *t)
@@ -1231,7 +2010,7 @@ static void exec_maybe_exit(struct exec *ex)
 {
 	bool drained = list_empty(&ex->pending);
 
-	if (ex->exiting || ex->proc_alive)
+	if (ex->exiting || ex->proc_alive || ex->fetch_pid > 0)
 		return;
 	if (ex->have_task) {
 		if (!ex->terminal_queued || (!drained && !ex->give_up))
@@ -1305,6 +2084,52 @@ static void exec_init_handles(struct exec *ex)
 	ex->sigint.data = ex;
 	uv_signal_start(&ex->sigterm, exec_signal_cb, SIGTERM);
 	uv_signal_start(&ex->sigint, exec_signal_cb, SIGINT);
+	/* Before any child exists, so that no exit is missed. */
+	uv_signal_init(ex->loop, &ex->sigchld);
+	ex->sigchld.data = ex;
+	uv_signal_start(&ex->sigchld, exec_sigchld_cb, SIGCHLD);
+	ex->status_fd = -1;
+	ex->fetch_fd = -1;
+}
+
+/*
+ * Reads what the agent says about isolation and the fetcher:
+ * ATOLL_TASK_ISOLATION (a comma list: namespaces/pid, filesystem/linux;
+ * other items are logged and ignored), ATOLL_FETCHER_CACHE_DIR,
+ * ATOLL_FETCHER_CACHE_SIZE (bytes; 0 or bad = the fetcher's default).
+ */
+static void exec_isolation_parse(struct exec_isolation *iso,
+                                 const char *const *envp)
+{
+	const char *v = env_lookup(envp, "ATOLL_TASK_ISOLATION");
+	const char *size = env_lookup(envp, "ATOLL_FETCHER_CACHE_SIZE");
+	const char *dir = env_lookup(envp, "ATOLL_FETCHER_CACHE_DIR");
+
+	memset(iso, 0, sizeof(*iso));
+	while (v && *v) {
+		const char *comma = strchr(v, ',');
+		size_t len = comma ? (size_t)(comma - v) : strlen(v);
+
+		if (len == 14 && !strncmp(v, "namespaces/pid", len))
+			iso->pid_ns = true;
+		else if (len == 16 && !strncmp(v, "filesystem/linux", len))
+			iso->private_tmp = true;
+		else if (len)
+			log_warn(EXEC_LOG,
+			         "isolator='%.*s' unknown to the command "
+			         "executor; ignored",
+			         (int)len, v);
+		v = comma ? comma + 1 : NULL;
+	}
+	if (dir && *dir)
+		iso->cache_dir = xstrdup(dir);
+	if (size && *size) {
+		char *end;
+		errno = 0;
+		iso->cache_bytes = strtoull(size, &end, 10);
+		if (errno || *end)
+			iso->cache_bytes = 0;
+	}
 }
 
 int executor_main(int argc, char **argv)
@@ -1329,6 +2154,7 @@ int executor_main(int argc, char **argv)
 	list_init(&ex.pending);
 	task_info_init(&ex.task);
 	exec_init_handles(&ex);
+	exec_isolation_parse(&ex.iso, (const char *const *)environ);
 
 	endpoints[0] = ex.env.agent_endpoint;
 	so.endpoints = endpoints;
@@ -1358,6 +2184,10 @@ int executor_main(int argc, char **argv)
 		pending_free(p);
 	}
 	task_info_release(&ex.task);
+	task_user_release(&ex.user);
+	json_decref(ex.uris);
+	free(ex.fetch_sandbox);
+	free(ex.iso.cache_dir);
 	health_check_release(&ex.health);
 	free(ex.health_kill_msg);
 	free(ex.task_json);

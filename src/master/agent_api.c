@@ -11,6 +11,13 @@
  * master expected but the agent does not report are gone and answered as
  * TASK_LOST (TASK_DROPPED for partition-aware frameworks).
  *
+ * Reservations and volumes: agent_info.resources is the agent's total
+ * with its checkpointed operations applied. A master that does not know
+ * the agent (it restarted) takes that total as it is; a master that knows
+ * it keeps its own and, when they differ, sends CHECKPOINT_RESOURCES
+ * right after SUBSCRIBED so that the agent catches up with operations
+ * made while it was away.
+ *
  * Registry (persist, then reply): a new agent, an agent the registry does
  * not know, and an unreachable agent coming back are admitted in the
  * registry before the SUBSCRIBED event goes out; a failed write answers
@@ -336,7 +343,7 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 	struct err e = {{0}};
 	char ip[64], sid[IDS_UUID_STRLEN];
 	char *new_id = NULL;
-	bool added = false, was_unreachable;
+	bool added = false, was_unreachable, resync = false;
 	size_t i;
 	json_t *v;
 
@@ -410,6 +417,9 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 			                    "connection");
 		a->reregistered_time = timeutil_wall();
 		log_info(AGENTAPI, "agent=%s reregistered", a->id);
+		/* the master's view of its reservations and volumes wins
+		 * (operations may have happened while it was away) */
+		resync = !resources_equal(&info.resources, &a->info.resources);
 		agent_lost_unreported(a, tasks);
 		agent_info_release(&info);
 	} else {
@@ -461,6 +471,8 @@ static void agent_subscribe(struct master *m, struct http_request *req,
 	jsonw_obj_end(&w);
 	(void)master_agent_send(a, &ev);
 	buf_release(&ev);
+	if (resync)
+		master_agent_send_checkpoint(a);
 	master_agent_send_pending_kills(a);
 }
 

@@ -476,6 +476,114 @@ static void master_heartbeat_cb(uv_timer_t *t)
 	}
 }
 
+/* ---- reservations and persistent volumes ------------------------------ */
+
+void master_agent_send_checkpoint(struct master_agent *a)
+{
+	struct resources ckpt;
+	struct buf ev = BUF_INIT;
+	struct jsonw w;
+
+	resources_init(&ckpt);
+	resources_checkpointed(&ckpt, &a->info.resources);
+	jsonw_init(&w, &ev);
+	jsonw_obj_begin(&w);
+	jsonw_kstr(&w, "type", "CHECKPOINT_RESOURCES");
+	jsonw_key(&w, "checkpoint_resources");
+	jsonw_obj_begin(&w);
+	jsonw_key(&w, "resources");
+	resources_write_json(&w, &ckpt);
+	jsonw_obj_end(&w);
+	jsonw_obj_end(&w);
+	if (a->stream)
+		(void)master_agent_send(a, &ev);
+	buf_release(&ev);
+	resources_release(&ckpt);
+}
+
+/* The live task of a using the volume v, or NULL. */
+static struct master_task *master_volume_user(struct master_agent *a,
+                                              const struct resource *v)
+{
+	struct list *pos, *tmp;
+
+	LIST_FOR_EACH_SAFE(pos, tmp, &a->tasks)
+	{
+		struct master_task *t =
+		    list_entry(pos, struct master_task, agent_link);
+		if (task_state_is_terminal(t->state))
+			continue;
+		for (size_t i = 0; i < t->resources.n; i++) {
+			const struct resource *x = &t->resources.v[i];
+			if (resource_is_persistent_volume(x) &&
+			    !strcmp(x->persistence_id, v->persistence_id) &&
+			    !strcmp(x->role, v->role))
+				return t;
+		}
+	}
+	return NULL;
+}
+
+int master_agent_apply_op(struct master_agent *a, struct master_framework *fw,
+                          enum resources_op op, const struct resources *res,
+                          struct err *e)
+{
+	struct master *m = a->master;
+	struct resources bare, total, used, made;
+	int rc;
+
+	if ((rc = resources_op_validate(op, res, e)))
+		return rc;
+	for (size_t i = 0; op == RES_OP_DESTROY && i < res->n; i++) {
+		struct master_task *t = master_volume_user(a, &res->v[i]);
+		if (t) {
+			err_set(e,
+			        "resources[%zu]: volume '%s' is in use by "
+			        "task '%s'",
+			        i, res->v[i].persistence_id, t->id);
+			return -EBUSY;
+		}
+	}
+	resources_copy(&bare, res);
+	resources_set_alloc_role(&bare, NULL);
+	resources_copy(&total, &a->info.resources);
+	resources_init(&used);
+	resources_init(&made);
+	if ((rc = resources_apply_op(&total, op, &bare, e)))
+		goto out_release;
+	resources_op_sides(op, fw ? res : &bare, &used, &made);
+	if (alloc_agent_convert(m->alloc, a->id, fw ? fw->id : NULL, &used,
+	                        &made)) {
+		struct buf want = BUF_INIT;
+		resources_format(&want, &used);
+		err_set(e,
+		        "resources: %s needs %s, which is offered or in use",
+		        resources_op_name(op), want.data);
+		buf_release(&want);
+		rc = -ENOENT;
+		goto out_release;
+	}
+	resources_release(&a->info.resources);
+	a->info.resources = total;
+	resources_init(&total);
+	{
+		struct buf what = BUF_INIT;
+		resources_format(&what, &bare);
+		log_info(MASTER_COMPONENT, "agent=%s framework=%s %s %s", a->id,
+		         fw ? fw->id : "(operator)", resources_op_name(op),
+		         what.data);
+		buf_release(&what);
+	}
+	master_agent_send_checkpoint(a);
+	master_schedule_allocation(m);
+out_release:
+	resources_release(&bare);
+	resources_release(&total);
+	resources_release(&used);
+	resources_release(&made);
+	return rc;
+}
+
 /* ---- tasks ------------------------------------------------------------- */
 
 static void master_task_free(struct master_task *t)

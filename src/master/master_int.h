@@ -128,6 +128,9 @@ struct master_agent {
 	struct hmap_node node; /* in master->agents, key = id */
 	struct master *master;
 	char *id;
+	/* info.resources is the agent's total: its --resources with the
+	 * dynamic reservations and persistent volumes of every operation
+	 * applied (what the allocator has as the agent's total) */
 	struct agent_info info;
 	char *pid; /* "slave(1)@ip:port" */
 	char *ip;
@@ -285,6 +288,22 @@ bool master_agent_is_recovered(struct master *m, const char *id);
  * and not reported again become TASK_GONE. */
 void master_agent_drop_unreturned(struct master_agent *a);
 bool master_framework_is_partition_aware(const struct master_framework *fw);
+
+/*
+ * Reservations and persistent volumes (master.c). Applies op to agent a:
+ * res carries the allocation roles of the offer it comes from (fw set),
+ * or none for an operator call (fw NULL: res must be available, neither
+ * offered nor used). Checks the shape, that a DESTROY names no volume a
+ * live task uses, converts the resources in the allocator, updates the
+ * agent's total and sends it CHECKPOINT_RESOURCES. Returns 0, -EINVAL
+ * (bad shape), -EBUSY (volume in use), -EEXIST (persistence id taken) or
+ * -ENOENT (not available); e says why. Nothing changes on error.
+ */
+int master_agent_apply_op(struct master_agent *a, struct master_framework *fw,
+                          enum resources_op op, const struct resources *res,
+                          struct err *e) MUST_CHECK;
+/* Sends CHECKPOINT_RESOURCES{resources: a's checkpointed resources}. */
+void master_agent_send_checkpoint(struct master_agent *a);
 
 /* events.c: framing and sending */
 /* Sends one JSON event (text in b) as a RecordIO record on the stream;

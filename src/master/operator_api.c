@@ -44,6 +44,10 @@
  * at debug, with level 0 at the configured --log-level (capped at info),
  * and after duration returns to the configured --log-level.
  *
+ * Resource calls (RESERVE_RESOURCES ... DESTROY_VOLUMES) go through
+ * master_agent_apply_op() like the framework's ACCEPT operations; see
+ * op_resources() for their status codes.
+ *
  * MARK_AGENT_GONE: the id is recorded gone in the registry (durable with
  * a --work-dir; bounded by --registry-max-agent-count/age), then the agent
  * is removed with REASON_AGENT_REMOVED_BY_OPERATOR; a repeated call
@@ -938,6 +942,111 @@ static void op_mark_agent_gone(struct master *m, struct http_request *req,
 		http_respond(req, 200, NULL, NULL, 0);
 }
 
+/*
+ * RESERVE_RESOURCES, UNRESERVE_RESOURCES, CREATE_VOLUMES, DESTROY_VOLUMES:
+ * the resources must be available on the agent; when they are offered,
+ * the agent's offers are rescinded and the operation is tried again, as
+ * Mesos does. 202 once applied (the agent is sent CHECKPOINT_RESOURCES);
+ * 400 for bad input naming the field (an unknown agent too, as in Mesos);
+ * 409 when the resources are not available, a volume is in use by a task
+ * or a persistence id is taken. RESERVE_RESOURCES' "source" is ignored.
+ */
+static void op_resources(struct master *m, struct http_request *req,
+                         json_t *call, enum resources_op kind)
+{
+	static const char *const keys[] = {"reserve_resources",
+	                                   "unreserve_resources",
+	                                   "create_volumes", "destroy_volumes"};
+	static const char *const fields[] = {"resources", "resources",
+	                                     "volumes", "volumes"};
+	const char *key = keys[kind], *field = fields[kind];
+	json_t *p = json_object_get(call, key), *arr;
+	const char *aid = p ? mesos_json_id(p, "agent_id") : NULL;
+	struct master_agent *a;
+	struct resources res;
+	struct err e = {{0}};
+	int rc;
+
+	resources_init(&res);
+	if (!json_is_object(p)) {
+		http_respond_error(req, 400, "Expecting '%s' to be present",
+		                   key);
+		return;
+	}
+	if (!aid) {
+		http_respond_error(req, 400,
+		                   "Expecting '%s.agent_id' to be present", key);
+		return;
+	}
+	if (!(a = master_agent_find(m, aid))) {
+		http_respond_error(req, 400, "%s.agent_id: no agent '%s'", key,
+		                   aid);
+		return;
+	}
+	arr = json_object_get(p, field);
+	if (!arr) {
+		http_respond_error(req, 400,
+		                   "Expecting '%s.%s' to be present", key,
+		                   field);
+		return;
+	}
+	if (resources_from_json(&res, arr, &e) ||
+	    resources_op_validate(kind, &res, &e)) {
+		const char *rest =
+		    e.msg + (strncmp(e.msg, "resources", 9) ? 0 : 9);
+		http_respond_error(req, 400, "%s.%s%s%s", key, field,
+		                   *rest == '[' || *rest == ':' ? "" : ": ",
+		                   rest);
+		goto out;
+	}
+	resources_set_alloc_role(&res, NULL);
+	rc = master_agent_apply_op(a, NULL, kind, &res, &e);
+	if (rc == -ENOENT && !list_empty(&a->offers)) {
+		struct list *pos, *tmp;
+		LIST_FOR_EACH_SAFE(pos, tmp, &a->offers)
+		{
+			master_offer_rescind(
+			    list_entry(pos, struct master_offer, agent_link));
+		}
+		rc = master_agent_apply_op(a, NULL, kind, &res, &e);
+	}
+	if (rc == -EINVAL) {
+		http_respond_error(req, 400, "%s.%s", key, e.msg);
+	} else if (rc) {
+		http_respond_error(req, 409, "%s: %s", key, e.msg);
+	} else {
+		log_info(OPAPI, "agent=%s %s by the operator", a->id,
+		         key);
+		http_respond(req, 202, NULL, NULL, 0);
+	}
+out:
+	resources_release(&res);
+}
+
+static void op_reserve(struct master *m, struct http_request *req,
+                       json_t *call)
+{
+	op_resources(m, req, call, RES_OP_RESERVE);
+}
+
+static void op_unreserve(struct master *m, struct http_request *req,
+                         json_t *call)
+{
+	op_resources(m, req, call, RES_OP_UNRESERVE);
+}
+
+static void op_create_volumes(struct master *m, struct http_request *req,
+                              json_t *call)
+{
+	op_resources(m, req, call, RES_OP_CREATE);
+}
+
+static void op_destroy_volumes(struct master *m, struct http_request *req,
+                               json_t *call)
+{
+	op_resources(m, req, call, RES_OP_DESTROY);
+}
+
 /* ---- event stream -------------------------------------------------------- */
 
 /* Queues ev on every open stream; slow subscribers are dropped by
@@ -1239,10 +1348,10 @@ static const struct op_call {
     {"UPDATE_WEIGHTS", NULL, NULL},
     {"GET_MASTER", op_write_master, NULL},
     {"SUBSCRIBE", NULL, op_subscribe},
-    {"RESERVE_RESOURCES", NULL, NULL},
-    {"UNRESERVE_RESOURCES", NULL, NULL},
-    {"CREATE_VOLUMES", NULL, NULL},
-    {"DESTROY_VOLUMES", NULL, NULL},
+    {"RESERVE_RESOURCES", NULL, op_reserve},
+    {"UNRESERVE_RESOURCES", NULL, op_unreserve},
+    {"CREATE_VOLUMES", NULL, op_create_volumes},
+    {"DESTROY_VOLUMES", NULL, op_destroy_volumes},
     {"GROW_VOLUME", NULL, NULL},
     {"SHRINK_VOLUME", NULL, NULL},
     {"GET_MAINTENANCE_STATUS", NULL, NULL},

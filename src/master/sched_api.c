@@ -457,6 +457,180 @@ out:
 	task_info_release(&ti);
 }
 
+/* UPDATE_OPERATION_STATUS for an operation that carried an id (Atoll
+ * reports every such operation's outcome; Mesos does it for operations
+ * on resource providers). */
+static void sched_operation_status(struct master_framework *fw,
+                                   struct master_agent *a, json_t *op,
+                                   const char *message)
+{
+	const char *oid = mesos_json_id(op, "id");
+	struct buf ev = BUF_INIT;
+	struct jsonw w;
+
+	if (!oid)
+		return;
+	jsonw_init(&w, &ev);
+	jsonw_obj_begin(&w);
+	jsonw_kstr(&w, "type", "UPDATE_OPERATION_STATUS");
+	jsonw_key(&w, "update_operation_status");
+	jsonw_obj_begin(&w);
+	jsonw_key(&w, "status");
+	jsonw_obj_begin(&w);
+	jsonw_kid(&w, "operation_id", oid);
+	jsonw_kstr(&w, "state",
+	           message ? "OPERATION_ERROR" : "OPERATION_FINISHED");
+	if (message)
+		jsonw_kstr(&w, "message", message);
+	jsonw_kid(&w, "agent_id", a->id);
+	jsonw_obj_end(&w);
+	jsonw_obj_end(&w);
+	jsonw_obj_end(&w);
+	(void)master_framework_send(fw, &ev);
+	buf_release(&ev);
+}
+
+/* True when anc is role or one of its ancestors. */
+static bool sched_role_covers(const char *anc, const char *role)
+{
+	size_t n = strlen(anc);
+	return !strncmp(anc, role, n) && (role[n] == '\0' || role[n] == '/');
+}
+
+/*
+ * The framework-side checks of one resource operation (Mesos's
+ * validation of Offer.Operation): allocation roles are the framework's,
+ * a reservation is to the allocation role and carries the framework's
+ * principal, volumes belong to the allocation role (or an ancestor).
+ */
+static int sched_op_check(struct master_framework *fw, enum resources_op kind,
+                          struct resources *res, const char *role,
+                          struct err *e)
+{
+	const char *principal = fw->info.principal;
+
+	for (size_t i = 0; i < res->n; i++) {
+		struct resource *x = &res->v[i];
+		const struct reservation *top =
+		    x->nreservations ? &x->reservations[x->nreservations - 1]
+		                     : NULL;
+
+		if (!x->alloc_role)
+			x->alloc_role = xstrdup(role);
+		else if (!framework_info_has_role(&fw->info, x->alloc_role))
+			return err_set(e,
+			               "resources[%zu].allocation_info.role: "
+			               "the framework is not subscribed to "
+			               "role '%s'",
+			               i, x->alloc_role);
+		if ((kind == RES_OP_RESERVE || kind == RES_OP_UNRESERVE) &&
+		    top && strcmp(top->role, x->alloc_role))
+			return err_set(e,
+			               "resources[%zu].reservations: role '%s' "
+			               "is not the allocation role '%s'",
+			               i, top->role, x->alloc_role);
+		if (kind == RES_OP_RESERVE && top && principal &&
+		    !streq(top->principal, principal))
+			return err_set(e,
+			               "resources[%zu].reservations: principal "
+			               "must be the framework's principal '%s'",
+			               i, principal);
+		if ((kind == RES_OP_CREATE || kind == RES_OP_DESTROY) &&
+		    !sched_role_covers(x->role, x->alloc_role))
+			return err_set(e,
+			               "resources[%zu]: reserved to '%s', not "
+			               "to the allocation role '%s'",
+			               i, x->role, x->alloc_role);
+		if (kind == RES_OP_CREATE && principal &&
+		    x->persistence_principal &&
+		    strcmp(x->persistence_principal, principal))
+			return err_set(e,
+			               "resources[%zu].disk.persistence."
+			               "principal: must be the framework's "
+			               "principal '%s'",
+			               i, principal);
+	}
+	return 0;
+}
+
+/*
+ * RESERVE, UNRESERVE, CREATE, DESTROY in an ACCEPT: checked against the
+ * framework and against what is left of the offers (remaining), then
+ * applied to the agent. remaining then holds what the operation made, so
+ * a later LAUNCH of the same ACCEPT can use it. A refused operation is
+ * dropped (logged, and reported when it has an id); the others go on.
+ */
+static void sched_resource_op(struct master_framework *fw,
+                              struct master_agent *a, const char *role,
+                              json_t *op, size_t idx, enum resources_op kind,
+                              struct resources *remaining)
+{
+	static const char *const keys[] = {"reserve", "unreserve", "create",
+	                                   "destroy"};
+	static const char *const fields[] = {"resources", "resources",
+	                                     "volumes", "volumes"};
+	const char *key = keys[kind], *field = fields[kind];
+	json_t *p = json_object_get(op, key);
+	struct resources res, left;
+	struct err e = {{0}};
+	int rc;
+
+	resources_init(&res);
+	resources_init(&left);
+	if (!json_is_object(p) || !json_object_get(p, field)) {
+		err_set(&e, "%s.%s: required field missing", key, field);
+		goto refused;
+	}
+	if ((rc = resources_from_json(&res, json_object_get(p, field), &e))) {
+		/* "resources[1].x: .." names the field: "create.volumes[1]" */
+		const char *rest = e.msg + (strncmp(e.msg, "resources", 9)
+		                                ? 0
+		                                : 9);
+		struct buf msg = BUF_INIT;
+		buf_addf(&msg, "%s.%s%s%s", key, field,
+		         *rest == '[' || *rest == ':' ? "" : ": ", rest);
+		err_set(&e, "%s", msg.data);
+		buf_release(&msg);
+		goto refused;
+	}
+	if (resources_op_validate(kind, &res, &e) ||
+	    sched_op_check(fw, kind, &res, role, &e)) {
+		res_err_path(&e, "%s", key);
+		goto refused;
+	}
+	resources_copy(&left, remaining);
+	if ((rc = resources_apply_op(&left, kind, &res, &e))) {
+		if (rc == -ENOENT) {
+			struct buf have = BUF_INIT;
+			resources_format(&have, remaining);
+			err_set(&e,
+			        "%s: the resources are not in the offers "
+			        "(left: %s)",
+			        key, have.data);
+			buf_release(&have);
+		} else {
+			res_err_path(&e, "%s", key);
+		}
+		goto refused;
+	}
+	if (master_agent_apply_op(a, fw, kind, &res, &e)) {
+		res_err_path(&e, "%s", key);
+		goto refused;
+	}
+	resources_release(remaining);
+	*remaining = left;
+	resources_init(&left);
+	sched_operation_status(fw, a, op, NULL);
+	goto out;
+refused:
+	log_info(SCHED, "framework=%s agent=%s operations[%zu] %s refused: %s",
+	         fw->id, a->id, idx, resources_op_name(kind), e.msg);
+	sched_operation_status(fw, a, op, e.msg);
+out:
+	resources_release(&res);
+	resources_release(&left);
+}
+
 static void sched_accept(struct master *m, struct master_framework *fw,
                          json_t *payload)
 {
@@ -531,6 +705,18 @@ static void sched_accept(struct master *m, struct master_framework *fw,
 			size_t k;
 			json_array_foreach(tis, k, tij) sched_launch_task(
 			    m, fw, agent, role, tij, k, &remaining);
+		} else if (type && !strcmp(type, "RESERVE")) {
+			sched_resource_op(fw, agent, role, op, i,
+			                  RES_OP_RESERVE, &remaining);
+		} else if (type && !strcmp(type, "UNRESERVE")) {
+			sched_resource_op(fw, agent, role, op, i,
+			                  RES_OP_UNRESERVE, &remaining);
+		} else if (type && !strcmp(type, "CREATE")) {
+			sched_resource_op(fw, agent, role, op, i, RES_OP_CREATE,
+			                  &remaining);
+		} else if (type && !strcmp(type, "DESTROY")) {
+			sched_resource_op(fw, agent, role, op, i,
+			                  RES_OP_DESTROY, &remaining);
 		} else if (type && !strcmp(type, "LAUNCH_GROUP")) {
 			sched_fail_op_tasks(fw, op, TASK_ERROR,
 			                    REASON_TASK_GROUP_INVALID,

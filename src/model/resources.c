@@ -832,6 +832,49 @@ static bool role_is_self_or_ancestor(const char *anc, const char *role)
 
 /* ---- one resource -------------------------------------------------- */
 
+static char *opt_strdup(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void reservations_free(struct reservation *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].role);
+		free(v[i].principal);
+		free(v[i].labels_json);
+	}
+	free(v);
+}
+
+static struct reservation *reservations_dup(const struct reservation *v,
+                                            size_t n)
+{
+	struct reservation *d;
+
+	if (!n)
+		return NULL;
+	d = xcalloc(n, sizeof(*d));
+	for (size_t i = 0; i < n; i++) {
+		d[i].type = v[i].type;
+		d[i].role = xstrdup(v[i].role);
+		d[i].principal = opt_strdup(v[i].principal);
+		d[i].labels_json = opt_strdup(v[i].labels_json);
+	}
+	return d;
+}
+
+/* Frees r's persistence and volume. */
+static void resource_disk_clear(struct resource *r)
+{
+	free(r->persistence_id);
+	free(r->persistence_principal);
+	free(r->container_path);
+	r->persistence_id = r->persistence_principal = NULL;
+	r->container_path = NULL;
+	r->volume_ro = false;
+}
+
 static void resource_release(struct resource *r)
 {
 	free(r->name);
@@ -839,17 +882,35 @@ static void resource_release(struct resource *r)
 	items_free(r->items, r->nitems);
 	free(r->role);
 	free(r->alloc_role);
+	reservations_free(r->reservations, r->nreservations);
+	resource_disk_clear(r);
 	memset(r, 0, sizeof(*r));
+}
+
+/* Copies everything of src but its value (name, type, roles, stack,
+ * disk) into dst, which is overwritten. */
+static void resource_copy_meta(struct resource *dst, const struct resource *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->name = xstrdup(src->name);
+	dst->type = src->type;
+	dst->role = xstrdup(src->role ? src->role : "*");
+	dst->alloc_role = opt_strdup(src->alloc_role);
+	dst->reservations =
+	    reservations_dup(src->reservations, src->nreservations);
+	dst->nreservations = src->nreservations;
+	dst->persistence_id = opt_strdup(src->persistence_id);
+	dst->persistence_principal = opt_strdup(src->persistence_principal);
+	dst->container_path = opt_strdup(src->container_path);
+	dst->volume_ro = src->volume_ro;
 }
 
 static void resource_copy(struct resource *dst, const struct resource *src)
 {
-	*dst = *src;
-	dst->name = xstrdup(src->name);
-	dst->role = xstrdup(src->role ? src->role : "*");
-	dst->alloc_role = src->alloc_role ? xstrdup(src->alloc_role) : NULL;
-	dst->ranges = NULL;
-	dst->items = NULL;
+	resource_copy_meta(dst, src);
+	dst->scalar = src->scalar;
+	dst->nranges = src->nranges;
+	dst->nitems = src->nitems;
 	if (src->nranges) {
 		dst->ranges = xmalloc(src->nranges * sizeof(*dst->ranges));
 		memcpy(dst->ranges, src->ranges,
@@ -880,11 +941,83 @@ static bool opt_streq(const char *a, const char *b)
 	return a == b || (a && b && strcmp(a, b) == 0);
 }
 
+static bool resource_is_reserved(const struct resource *r);
+
+/* The number of levels of r's reservation stack (an entry built by hand
+ * with a role and no stack has one STATIC level). */
+static size_t resv_count(const struct resource *r)
+{
+	if (r->nreservations)
+		return r->nreservations;
+	return resource_is_reserved(r) ? 1 : 0;
+}
+
+/* Level i of r's stack (borrowed strings). */
+static struct reservation resv_get(const struct resource *r, size_t i)
+{
+	struct reservation v = {RESERVATION_STATIC, r->role, NULL, NULL};
+
+	if (r->nreservations)
+		v = r->reservations[i];
+	return v;
+}
+
+static bool resv_equal(const struct resource *a, const struct resource *b)
+{
+	size_t n = resv_count(a);
+
+	if (n != resv_count(b))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		struct reservation x = resv_get(a, i), y = resv_get(b, i);
+		if (x.type != y.type || !opt_streq(x.role, y.role) ||
+		    !opt_streq(x.principal, y.principal) ||
+		    !opt_streq(x.labels_json, y.labels_json))
+			return false;
+	}
+	return true;
+}
+
+bool resource_is_persistent_volume(const struct resource *r)
+{
+	return r->persistence_id != NULL;
+}
+
+bool resource_is_dynamically_reserved(const struct resource *r)
+{
+	for (size_t i = 0; i < r->nreservations; i++)
+		if (r->reservations[i].type == RESERVATION_DYNAMIC)
+			return true;
+	return false;
+}
+
+static bool disk_equal(const struct resource *a, const struct resource *b)
+{
+	return opt_streq(a->persistence_id, b->persistence_id) &&
+	       opt_streq(a->persistence_principal, b->persistence_principal) &&
+	       opt_streq(a->container_path, b->container_path) &&
+	       a->volume_ro == b->volume_ro;
+}
+
 static bool resource_matches(const struct resource *a, const struct resource *b)
 {
 	return a->type == b->type && strcmp(a->name, b->name) == 0 &&
 	       opt_streq(a->role, b->role) &&
-	       opt_streq(a->alloc_role, b->alloc_role);
+	       opt_streq(a->alloc_role, b->alloc_role) && resv_equal(a, b) &&
+	       disk_equal(a, b);
+}
+
+/* Entries that add into one (volumes never do: they are indivisible). */
+static bool resource_mergeable(const struct resource *a,
+                               const struct resource *b)
+{
+	return !resource_is_persistent_volume(a) && resource_matches(a, b);
+}
+
+/* The same volume of the same size. */
+static bool volume_equal(const struct resource *a, const struct resource *b)
+{
+	return resource_matches(a, b) && a->scalar == b->scalar;
 }
 
 /* d += s for matching resources. */
@@ -913,11 +1046,29 @@ static const char *const resource_type_names[] = {"SCALAR", "RANGES", "SET"};
 /* Appends "name(role)(allocated: a):value" to out. */
 static void resource_format(struct buf *out, const struct resource *r)
 {
+	struct reservation top = resv_get(r, 0);
+
 	buf_adds(out, r->name);
-	if (resource_is_reserved(r))
+	if (resv_count(r) == 1 && top.type == RESERVATION_STATIC &&
+	    !top.principal && !top.labels_json) {
 		buf_addf(out, "(%s)", r->role);
+	} else if (resv_count(r)) {
+		buf_adds(out, "(reservations: [");
+		for (size_t i = 0; i < resv_count(r); i++) {
+			struct reservation v = resv_get(r, i);
+			buf_addf(out, "%s(%s,%s%s%s)", i ? "," : "",
+			         v.type == RESERVATION_DYNAMIC ? "DYNAMIC"
+			                                       : "STATIC",
+			         v.role, v.principal ? "," : "",
+			         v.principal ? v.principal : "");
+		}
+		buf_adds(out, "])");
+	}
 	if (r->alloc_role)
 		buf_addf(out, "(allocated: %s)", r->alloc_role);
+	if (resource_is_persistent_volume(r))
+		buf_addf(out, "[%s:%s%s]", r->persistence_id, r->container_path,
+		         r->volume_ro ? ":RO" : "");
 	buf_addc(out, ':');
 	switch (r->type) {
 	case RESOURCE_SCALAR: {
@@ -975,7 +1126,7 @@ static struct resource *resources_find(struct resources *rs,
                                        const struct resource *x)
 {
 	for (size_t i = 0; i < rs->n; i++)
-		if (resource_matches(&rs->v[i], x))
+		if (resource_mergeable(&rs->v[i], x))
 			return &rs->v[i];
 	return NULL;
 }
@@ -1099,11 +1250,33 @@ static bool item_covered(const struct resources *a, const struct resource *x,
 	return false;
 }
 
+/* Entries of r from index from equal to the volume x. */
+static size_t volume_count(const struct resources *r, size_t from,
+                           const struct resource *x)
+{
+	size_t n = 0;
+	for (size_t k = from; k < r->n; k++)
+		n += volume_equal(&r->v[k], x);
+	return n;
+}
+
 bool resources_contains(const struct resources *a, const struct resources *b)
 {
 	for (size_t i = 0; i < b->n; i++) {
 		const struct resource *x = &b->v[i];
 
+		if (resource_is_persistent_volume(x)) {
+			/* indivisible: one equal entry of a per entry of b */
+			bool earlier = false;
+			if (x->scalar <= 0)
+				continue;
+			for (size_t k = 0; k < i && !earlier; k++)
+				earlier = volume_equal(&b->v[k], x);
+			if (!earlier &&
+			    volume_count(b, i, x) > volume_count(a, 0, x))
+				return false;
+			continue;
+		}
 		if (has_earlier_match(b, i))
 			continue;
 		switch (x->type) {
@@ -1164,6 +1337,16 @@ int resources_subtract(struct resources *dst, const struct resources *src)
 		const struct resource *x = &src->v[i];
 		int64_t left = x->scalar;
 
+		if (resource_is_persistent_volume(x)) {
+			/* the last equal one, so (a + b) - b keeps a's order */
+			for (size_t k = dst->n; k-- > 0 && x->scalar > 0;) {
+				if (volume_equal(&dst->v[k], x)) {
+					dst->v[k].scalar = 0; /* whole */
+					break;
+				}
+			}
+			continue;
+		}
 		for (size_t k = 0; k < dst->n; k++) {
 			struct resource *d = &dst->v[k];
 			if (!resource_matches(d, x))
@@ -1209,7 +1392,7 @@ void resources_set_alloc_role(struct resources *r, const char *role)
 	/* entries that differed only in alloc_role now match: merge them */
 	for (size_t i = 0; i < r->n; i++) {
 		for (size_t k = i + 1; k < r->n;) {
-			if (resource_matches(&r->v[i], &r->v[k])) {
+			if (resource_mergeable(&r->v[i], &r->v[k])) {
 				resource_merge(&r->v[i], &r->v[k]);
 				resource_release(&r->v[k]);
 				memmove(&r->v[k], &r->v[k + 1],
@@ -1310,6 +1493,8 @@ static int resource_value_parse(struct resource *r, struct span v,
 	return scalar_check(d, NULL, &r->scalar, e);
 }
 
+static void resource_fill_static_stack(struct resource *r);
+
 /* Parses one "name(role):value" item into r (zeroed on entry). */
 static int resource_item_parse(struct resource *r, struct span item,
                                const char *def_role, struct err *e)
@@ -1340,6 +1525,7 @@ static int resource_item_parse(struct resource *r, struct span item,
 	} else {
 		r->role = xstrdup(def_role);
 	}
+	resource_fill_static_stack(r);
 	/* rest.p[0] is the ':' */
 	return resource_value_parse(r, span_trim(span_sub(rest, 1, rest.n)), e);
 }
@@ -1428,15 +1614,108 @@ static int json_opt_str(const json_t *obj, const char *key, const char **out,
 	return 0;
 }
 
+/* Gives a reserved r without a stack its one STATIC level. */
+static void resource_fill_static_stack(struct resource *r)
+{
+	if (r->nreservations || !resource_is_reserved(r))
+		return;
+	r->reservations = xcalloc(1, sizeof(*r->reservations));
+	r->reservations[0].type = RESERVATION_STATIC;
+	r->reservations[0].role = xstrdup(r->role);
+	r->nreservations = 1;
+}
+
+/* Validates a Labels object ({"labels":[{"key","value"}]}) and returns
+ * its canonical compact text (heap), or NULL with e set. */
+static char *labels_from_json(const json_t *obj, struct err *e)
+{
+	const json_t *arr, *it;
+	size_t i;
+
+	if (!json_is_object(obj)) {
+		err_set(e, "must be an object");
+		return NULL;
+	}
+	arr = json_object_get(obj, "labels");
+	if (arr && !json_is_array(arr)) {
+		err_set(e, "labels: must be an array");
+		return NULL;
+	}
+	json_array_foreach(arr, i, it)
+	{
+		const json_t *k = json_object_get(it, "key");
+		const json_t *v = json_object_get(it, "value");
+		if (!json_is_object(it) || !json_is_string(k) ||
+		    (v && !json_is_string(v))) {
+			err_set(e,
+			        "labels[%zu]: must be an object with a string "
+			        "'key' and an optional string 'value'",
+			        i);
+			return NULL;
+		}
+	}
+	return json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+}
+
+/* Reads one ReservationInfo into *out (zeroed on entry). def_type is
+ * the type when "type" is absent (legacy "reservation": DYNAMIC). */
+static int reservation_from_json(struct reservation *out, const json_t *ri,
+                                 enum reservation_type def_type, bool need_role,
+                                 struct err *e)
+{
+	const char *type, *role, *principal;
+	const json_t *labels;
+	int rc;
+
+	if (!json_is_object(ri))
+		return err_set(e, "must be an object");
+	if ((rc = json_opt_str(ri, "type", &type, e)) ||
+	    (rc = json_opt_str(ri, "role", &role, e)) ||
+	    (rc = json_opt_str(ri, "principal", &principal, e)))
+		return rc;
+	out->type = def_type;
+	if (type && !strcmp(type, "DYNAMIC"))
+		out->type = RESERVATION_DYNAMIC;
+	else if (type && !strcmp(type, "STATIC"))
+		out->type = RESERVATION_STATIC;
+	else if (type)
+		return err_set(e,
+		               "type: unknown value '%.*s' (expected STATIC "
+		               "or DYNAMIC)",
+		               QUOTE_MAX, type);
+	if (need_role && !role)
+		return err_set(e, "role: required field missing");
+	if (role) {
+		if ((rc = role_validate(role, false, e)))
+			return res_err_path(e, "role");
+		out->role = xstrdup(role);
+	}
+	if (principal) {
+		if (strlen(principal) > RES_ID_MAX)
+			return err_set(e,
+			               "principal: must be at most %d "
+			               "characters",
+			               RES_ID_MAX);
+		out->principal = xstrdup(principal);
+	}
+	labels = json_object_get(ri, "labels");
+	if (labels && !(out->labels_json = labels_from_json(labels, e)))
+		return res_err_path(e, "labels");
+	return 0;
+}
+
 /*
- * The role of a Resource: the last reservation's, else "role", else
- * def_role.
+ * The role and reservation stack of a Resource: "reservations" (refined
+ * format; a "role" next to it must equal the last level's), else "role"
+ * with "reservation" (legacy DYNAMIC) or alone (STATIC), else def_role.
  */
 static int resource_role_from_json(struct resource *r, const json_t *obj,
                                    const char *def_role, struct err *e)
 {
 	const json_t *res = json_object_get(obj, "reservations");
+	const json_t *legacy = json_object_get(obj, "reservation");
 	const char *role = NULL;
+	size_t n;
 	int rc;
 
 	if ((rc = json_opt_str(obj, "role", &role, e)))
@@ -1445,29 +1724,190 @@ static int resource_role_from_json(struct resource *r, const json_t *obj,
 		return res_err_path(e, "role");
 	if (res && !json_is_array(res))
 		return err_set(e, "reservations: must be an array");
-	for (size_t k = 0; res && k < json_array_size(res); k++) {
-		const json_t *ri = json_array_get(res, k);
-		const json_t *rr = json_object_get(ri, "role");
-		if (!json_is_object(ri))
+	n = res ? json_array_size(res) : 0;
+	if (n > 0) {
+		r->reservations = xcalloc(n, sizeof(*r->reservations));
+		for (size_t k = 0; k < n; k++) {
+			struct reservation *v = &r->reservations[k];
+			rc = reservation_from_json(v, json_array_get(res, k),
+			                           RESERVATION_STATIC, true, e);
+			r->nreservations = k + 1;
+			if (rc)
+				return res_err_path(e, "reservations[%zu]", k);
+			if (k > 0 &&
+			    (streq(v->role, r->reservations[k - 1].role) ||
+			     !role_is_self_or_ancestor(
+				 r->reservations[k - 1].role, v->role)))
+				return err_set(
+				    e,
+				    "reservations[%zu].role: '%.*s' must "
+				    "refine (be a descendant of) '%.*s'",
+				    k, QUOTE_MAX, v->role, QUOTE_MAX,
+				    r->reservations[k - 1].role);
+			if (k > 0 && v->type == RESERVATION_STATIC &&
+			    r->reservations[k - 1].type ==
+				RESERVATION_DYNAMIC)
+				return err_set(e,
+				               "reservations[%zu].type: a STATIC "
+				               "reservation cannot refine a "
+				               "DYNAMIC one",
+				               k);
+		}
+		if (role && strcmp(role, "*") &&
+		    strcmp(role, r->reservations[n - 1].role))
 			return err_set(e,
-			               "reservations[%zu]: must be an "
-			               "object",
-			               k);
-		if (!rr)
-			return err_set(e,
-			               "reservations[%zu].role: required "
-			               "field missing",
-			               k);
-		if (!json_is_string(rr))
-			return err_set(e,
-			               "reservations[%zu].role: must be a "
-			               "string",
-			               k);
-		role = json_string_value(rr);
-		if ((rc = role_validate(role, false, e)))
-			return res_err_path(e, "reservations[%zu].role", k);
+			               "role: '%.*s' differs from the last "
+			               "reservation's role '%.*s'",
+			               QUOTE_MAX, role, QUOTE_MAX,
+			               r->reservations[n - 1].role);
+		r->role = xstrdup(r->reservations[n - 1].role);
+		return 0;
+	}
+	if (legacy && role && strcmp(role, "*")) {
+		/* pre-refinement dynamic reservation */
+		r->reservations = xcalloc(1, sizeof(*r->reservations));
+		r->nreservations = 1;
+		rc = reservation_from_json(r->reservations, legacy,
+		                           RESERVATION_DYNAMIC, false, e);
+		if (rc)
+			return res_err_path(e, "reservation");
+		r->reservations[0].type = RESERVATION_DYNAMIC;
+		free(r->reservations[0].role);
+		r->reservations[0].role = xstrdup(role);
+	} else if (legacy && !json_is_object(legacy)) {
+		return err_set(e, "reservation: must be an object");
+	} else if (legacy) {
+		return err_set(e, "reservation: requires a 'role' other than "
+		                  "'*'");
 	}
 	r->role = xstrdup(role ? role : def_role);
+	resource_fill_static_stack(r);
+	return 0;
+}
+
+/* A persistence id (Mesos's ID rules): printable ASCII without '/' or
+ * '\\', not "." or "..", at most RES_ID_MAX bytes. */
+static int persistence_id_check(const char *id, struct err *e)
+{
+	size_t n = strlen(id);
+
+	if (n == 0)
+		return err_set(e, "must not be empty");
+	if (n > RES_ID_MAX)
+		return err_set(e, "must be at most %d characters", RES_ID_MAX);
+	if (!strcmp(id, ".") || !strcmp(id, ".."))
+		return err_set(e, "'%s' is not allowed", id);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)id[i];
+		if (c <= 0x20 || c >= 0x7f || c == '/' || c == '\\')
+			return err_set(e,
+			               "'%.*s' must be printable ASCII without "
+			               "spaces, '/' or '\\'",
+			               QUOTE_MAX, id);
+	}
+	return 0;
+}
+
+/* A volume's container_path: relative, no "." or ".." component, no
+ * empty component, at most RES_PATH_MAX bytes. */
+static int container_path_check(const char *path, struct err *e)
+{
+	const char *c;
+
+	if (!*path)
+		return err_set(e, "must not be empty");
+	if (strlen(path) > RES_PATH_MAX)
+		return err_set(e, "must be at most %d characters",
+		               RES_PATH_MAX);
+	if (path[0] == '/')
+		return err_set(e,
+		               "'%.*s' must be relative to the sandbox "
+		               "(Atoll has no container images)",
+		               QUOTE_MAX, path);
+	for (c = path; *c; c++)
+		if ((unsigned char)*c < 0x20 || *c == 0x7f)
+			return err_set(e, "must not contain control characters");
+	for (c = path; c; c = strchr(c, '/')) {
+		size_t len;
+		if (*c == '/')
+			c++;
+		len = strcspn(c, "/");
+		if (len == 0 || (len == 1 && c[0] == '.') ||
+		    (len == 2 && c[0] == '.' && c[1] == '.'))
+			return err_set(e,
+			               "'%.*s' must not have empty, '.' or "
+			               "'..' components",
+			               QUOTE_MAX, path);
+	}
+	return 0;
+}
+
+/* Reads "disk" (persistence and volume) into r. */
+static int resource_disk_from_json(struct resource *r, const json_t *disk,
+                                   struct err *e)
+{
+	const json_t *pers, *vol;
+	const char *id, *principal, *path, *mode, *host;
+	int rc;
+
+	if (!json_is_object(disk))
+		return err_set(e, "disk: must be an object");
+	if (json_object_get(disk, "source"))
+		return err_set(e, "disk.source: not supported by Atoll (only "
+		                  "the agent's root disk)");
+	pers = json_object_get(disk, "persistence");
+	vol = json_object_get(disk, "volume");
+	if (!pers && !vol)
+		return 0;
+	if (strcmp(r->name, "disk") || r->type != RESOURCE_SCALAR)
+		return err_set(e, "disk: only a SCALAR 'disk' resource can be "
+		                  "a persistent volume");
+	if (!pers)
+		return err_set(e, "disk.persistence: required with "
+		                  "disk.volume");
+	if (!json_is_object(pers))
+		return err_set(e, "disk.persistence: must be an object");
+	if ((rc = json_opt_str(pers, "id", &id, e)) ||
+	    (rc = json_opt_str(pers, "principal", &principal, e)))
+		return res_err_path(e, "disk.persistence");
+	if (!id)
+		return err_set(e, "disk.persistence.id: required field "
+		                  "missing");
+	if ((rc = persistence_id_check(id, e)))
+		return res_err_path(e, "disk.persistence.id");
+	if (principal && strlen(principal) > RES_ID_MAX)
+		return err_set(e,
+		               "disk.persistence.principal: must be at most "
+		               "%d characters",
+		               RES_ID_MAX);
+	if (!vol)
+		return err_set(e, "disk.volume: required for a persistent "
+		                  "volume");
+	if (!json_is_object(vol))
+		return err_set(e, "disk.volume: must be an object");
+	if ((rc = json_opt_str(vol, "container_path", &path, e)) ||
+	    (rc = json_opt_str(vol, "mode", &mode, e)) ||
+	    (rc = json_opt_str(vol, "host_path", &host, e)))
+		return res_err_path(e, "disk.volume");
+	if (host)
+		return err_set(e, "disk.volume.host_path: not allowed for a "
+		                  "persistent volume");
+	if (!path)
+		return err_set(e, "disk.volume.container_path: required "
+		                  "field missing");
+	if ((rc = container_path_check(path, e)))
+		return res_err_path(e, "disk.volume.container_path");
+	if (!mode)
+		return err_set(e, "disk.volume.mode: required field missing");
+	if (strcmp(mode, "RW") && strcmp(mode, "RO"))
+		return err_set(e,
+		               "disk.volume.mode: unknown value '%.*s' "
+		               "(expected RW or RO)",
+		               QUOTE_MAX, mode);
+	r->persistence_id = xstrdup(id);
+	r->persistence_principal = opt_strdup(principal);
+	r->container_path = xstrdup(path);
+	r->volume_ro = !strcmp(mode, "RO");
 	return 0;
 }
 
@@ -1535,6 +1975,12 @@ static int resource_from_json(struct resource *r, const json_t *obj,
 		               QUOTE_MAX, type);
 	}
 	if ((rc = resource_role_from_json(r, obj, def_role, e)))
+		return rc;
+	if (json_object_get(obj, "shared"))
+		return err_set(e, "shared: shared resources are not supported "
+		                  "by Atoll");
+	jv = json_object_get(obj, "disk");
+	if (jv && (rc = resource_disk_from_json(r, jv, e)))
 		return rc;
 	ai = json_object_get(obj, "allocation_info");
 	if (ai) {
@@ -1615,14 +2061,42 @@ static void resource_write_json(struct jsonw *w, const struct resource *r)
 		break;
 	}
 	jsonw_kstr(w, "role", r->role ? r->role : "*");
-	if (resource_is_reserved(r)) {
+	if (resv_count(r)) {
 		jsonw_key(w, "reservations");
 		jsonw_arr_begin(w);
-		jsonw_obj_begin(w);
-		jsonw_kstr(w, "type", "STATIC");
-		jsonw_kstr(w, "role", r->role);
-		jsonw_obj_end(w);
+		for (size_t i = 0; i < resv_count(r); i++) {
+			struct reservation v = resv_get(r, i);
+			jsonw_obj_begin(w);
+			jsonw_kstr(w, "type",
+			           v.type == RESERVATION_DYNAMIC ? "DYNAMIC"
+			                                         : "STATIC");
+			jsonw_kstr(w, "role", v.role);
+			if (v.principal)
+				jsonw_kstr(w, "principal", v.principal);
+			if (v.labels_json) {
+				jsonw_key(w, "labels");
+				jsonw_raw(w, v.labels_json,
+				          strlen(v.labels_json));
+			}
+			jsonw_obj_end(w);
+		}
 		jsonw_arr_end(w);
+	}
+	if (resource_is_persistent_volume(r)) {
+		jsonw_key(w, "disk");
+		jsonw_obj_begin(w);
+		jsonw_key(w, "persistence");
+		jsonw_obj_begin(w);
+		jsonw_kstr(w, "id", r->persistence_id);
+		if (r->persistence_principal)
+			jsonw_kstr(w, "principal", r->persistence_principal);
+		jsonw_obj_end(w);
+		jsonw_key(w, "volume");
+		jsonw_obj_begin(w);
+		jsonw_kstr(w, "container_path", r->container_path);
+		jsonw_kstr(w, "mode", r->volume_ro ? "RO" : "RW");
+		jsonw_obj_end(w);
+		jsonw_obj_end(w);
 	}
 	if (r->alloc_role) {
 		jsonw_key(w, "allocation_info");
@@ -2067,11 +2541,8 @@ static struct resource *res_piece_like(struct resources *take,
 
 	ALLOC_GROW(take->v, take->n + 1, take->cap);
 	p = &take->v[take->n++];
-	memset(p, 0, sizeof(*p));
-	p->name = xstrdup(r->name);
+	resource_copy_meta(p, r);
 	p->type = type;
-	p->role = xstrdup(r->role);
-	p->alloc_role = r->alloc_role ? xstrdup(r->alloc_role) : NULL;
 	return p;
 }
 
@@ -2098,8 +2569,8 @@ int resources_take_scalar(struct resources *avail, const char *name,
 		int64_t t;
 
 		if (r->type != RESOURCE_SCALAR || strcmp(r->name, name) ||
-		    r->scalar <= 0)
-			continue;
+		    r->scalar <= 0 || resource_is_persistent_volume(r))
+			continue; /* a volume is never split */
 		t = MIN(left, r->scalar);
 		res_piece_like(&take, r, RESOURCE_SCALAR)->scalar = t;
 		left -= t;
@@ -2204,4 +2675,250 @@ out_none:
 	for (size_t k = 0; k < n; k++)
 		ports[k] = 0;
 	return -ENOSPC;
+}
+
+/* ---- reservations and persistent volumes ----------------------------- */
+
+static const char *const resources_op_names[] = {"RESERVE", "UNRESERVE",
+                                                 "CREATE", "DESTROY"};
+
+const char *resources_op_name(enum resources_op op)
+{
+	return (size_t)op < ARRAY_SIZE(resources_op_names)
+	           ? resources_op_names[op]
+	           : "UNKNOWN";
+}
+
+/* The top level of r's stack is DYNAMIC. */
+static bool resv_top_is_dynamic(const struct resource *r)
+{
+	size_t n = resv_count(r);
+	return n && resv_get(r, n - 1).type == RESERVATION_DYNAMIC;
+}
+
+/* Removes the top level of r's stack (r must have one). */
+static void resource_pop_reservation(struct resource *r)
+{
+	struct reservation *top;
+
+	if (!r->nreservations) { /* implicit STATIC level */
+		free(r->role);
+		r->role = xstrdup("*");
+		return;
+	}
+	top = &r->reservations[--r->nreservations];
+	free(top->role);
+	free(top->principal);
+	free(top->labels_json);
+	free(r->role);
+	r->role = xstrdup(r->nreservations
+	                      ? r->reservations[r->nreservations - 1].role
+	                      : "*");
+	if (!r->nreservations) {
+		free(r->reservations);
+		r->reservations = NULL;
+	}
+}
+
+/* Appends to out what op consumes (produced = false) or produces. */
+static void op_side(struct resources *out, enum resources_op op,
+                    const struct resources *res, bool produced)
+{
+	bool as_is = (op == RES_OP_RESERVE || op == RES_OP_CREATE) == produced;
+
+	for (size_t i = 0; i < res->n; i++) {
+		struct resource x;
+
+		resource_copy(&x, &res->v[i]);
+		if (!as_is) {
+			if (op == RES_OP_RESERVE || op == RES_OP_UNRESERVE)
+				resource_pop_reservation(&x);
+			else
+				resource_disk_clear(&x);
+		}
+		resources_add_take(out, &x);
+	}
+}
+
+void resources_op_sides(enum resources_op op, const struct resources *res,
+                        struct resources *consumed, struct resources *produced)
+{
+	op_side(consumed, op, res, false);
+	op_side(produced, op, res, true);
+}
+
+int resources_op_validate(enum resources_op op, const struct resources *res,
+                          struct err *e)
+{
+	if ((size_t)op >= ARRAY_SIZE(resources_op_names))
+		return err_set(e, "unknown operation %d", (int)op);
+	if (resources_is_empty(res))
+		return err_set(e, "resources: must not be empty");
+	for (size_t i = 0; i < res->n; i++) {
+		const struct resource *x = &res->v[i];
+		bool vol = resource_is_persistent_volume(x);
+
+		switch (op) {
+		case RES_OP_RESERVE:
+		case RES_OP_UNRESERVE:
+			if (vol)
+				return err_set(
+				    e,
+				    "resources[%zu]: a persistent volume "
+				    "cannot be %s%s",
+				    i,
+				    op == RES_OP_RESERVE ? "reserved"
+				                         : "unreserved",
+				    op == RES_OP_RESERVE ? ""
+				                         : "; DESTROY it first");
+			if (!resv_top_is_dynamic(x))
+				return err_set(
+				    e,
+				    "resources[%zu].reservations: the last "
+				    "reservation must be of type DYNAMIC",
+				    i);
+			break;
+		case RES_OP_CREATE:
+			if (!vol)
+				return err_set(
+				    e,
+				    "resources[%zu].disk: must be a persistent "
+				    "volume (persistence and volume)",
+				    i);
+			if (!resource_is_reserved(x))
+				return err_set(
+				    e,
+				    "resources[%zu]: persistent volumes need "
+				    "reserved disk, got role '*'",
+				    i);
+			for (size_t k = 0; k < i; k++)
+				if (streq(res->v[k].persistence_id,
+				          x->persistence_id) &&
+				    streq(res->v[k].role, x->role))
+					return err_set(
+					    e,
+					    "resources[%zu].disk.persistence."
+					    "id: '%s' appears twice for role "
+					    "'%s'",
+					    i, x->persistence_id, x->role);
+			break;
+		case RES_OP_DESTROY:
+			if (!vol)
+				return err_set(
+				    e,
+				    "resources[%zu].disk: must be a persistent "
+				    "volume (persistence and volume)",
+				    i);
+			break;
+		}
+	}
+	return 0;
+}
+
+int resources_apply_op(struct resources *total, enum resources_op op,
+                       const struct resources *res, struct err *e)
+{
+	struct resources used, made;
+	int rc;
+
+	if ((rc = resources_op_validate(op, res, e)))
+		return rc;
+	if (op == RES_OP_CREATE) {
+		for (size_t i = 0; i < res->n; i++) {
+			const struct resource *x = &res->v[i];
+			for (size_t k = 0; k < total->n; k++) {
+				const struct resource *t = &total->v[k];
+				if (streq(t->persistence_id,
+				          x->persistence_id) &&
+				    streq(t->role, x->role))
+				{
+					err_set(e,
+					        "resources[%zu].disk.persistence."
+					        "id: a volume '%s' of role '%s' "
+					        "exists on the agent",
+					        i, x->persistence_id, x->role);
+					return -EEXIST;
+				}
+			}
+		}
+	}
+	resources_init(&used);
+	resources_init(&made);
+	op_side(&used, op, res, false);
+	op_side(&made, op, res, true);
+	if (!resources_contains(total, &used)) {
+		struct buf want = BUF_INIT;
+		resources_format(&want, &used);
+		rc = err_set(e, "resources: %s needs %s, which is not available",
+		             resources_op_name(op), want.data);
+		rc = -ENOENT;
+		buf_release(&want);
+		goto out;
+	}
+	BUG_ON(resources_subtract(total, &used));
+	resources_add(total, &made);
+out:
+	resources_release(&used);
+	resources_release(&made);
+	return rc;
+}
+
+void resources_flatten_static(struct resources *out, const struct resources *r)
+{
+	for (size_t i = 0; i < r->n; i++) {
+		struct resource x;
+
+		resource_copy(&x, &r->v[i]);
+		while (resv_top_is_dynamic(&x))
+			resource_pop_reservation(&x);
+		resource_disk_clear(&x);
+		resources_add_take(out, &x);
+	}
+}
+
+void resources_checkpointed(struct resources *out, const struct resources *r)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (resource_is_dynamically_reserved(&r->v[i]) ||
+		    resource_is_persistent_volume(&r->v[i]))
+			resources_add_one(out, &r->v[i]);
+}
+
+int resources_apply_checkpointed(struct resources *total,
+                                 const struct resources *ckpt, struct err *e)
+{
+	struct resources flat, base;
+	int rc = 0;
+
+	resources_init(&flat);
+	resources_init(&base);
+	resources_flatten_static(&flat, total);
+	resources_flatten_static(&base, ckpt);
+	if (!resources_contains(&flat, &base)) {
+		struct buf want = BUF_INIT, have = BUF_INIT;
+		resources_format(&want, &base);
+		resources_format(&have, &flat);
+		err_set(e,
+		        "checkpointed resources need %s, more than the "
+		        "agent's resources %s",
+		        want.data, have.data);
+		rc = -ENOENT;
+		buf_release(&want);
+		buf_release(&have);
+		goto out;
+	}
+	BUG_ON(resources_subtract(&flat, &base));
+	resources_add(&flat, ckpt);
+	resources_release(total);
+	*total = flat;
+	resources_init(&flat);
+out:
+	resources_release(&flat);
+	resources_release(&base);
+	return rc;
+}
+
+bool resources_equal(const struct resources *a, const struct resources *b)
+{
+	return resources_contains(a, b) && resources_contains(b, a);
 }

@@ -15,8 +15,22 @@
  *   {"name":"cpus","type":"SCALAR","scalar":{"value":0.5},"role":"*",
  *    "allocation_info":{"role":"dev"}}
  * also "ranges":{"range":[{"begin":1,"end":2}]} and "set":{"item":["a"]},
- * and "reservations":[{"type":"STATIC"|"DYNAMIC","role":"r"}] (the last
- * reservation's role is the resource's role).
+ * and the reservation stack of Mesos's "refined" format:
+ *   "reservations":[{"type":"STATIC"|"DYNAMIC","role":"r",
+ *                    "principal":"p","labels":{"labels":[{"key":..}]}}]
+ * (bottom first; the last reservation's role is the resource's role). The
+ * pre-refinement form is read too: "role":"r" alone is a STATIC
+ * reservation, "role":"r" with "reservation":{"principal","labels"} a
+ * DYNAMIC one. Persistent volumes are disk resources with
+ *   "disk":{"persistence":{"id":"v1","principal":"p"},
+ *           "volume":{"container_path":"data","mode":"RW"|"RO"}}
+ *
+ * Identity. Two resources match (and merge on add) when name, type,
+ * reservation stack (type, role, principal, labels of every level),
+ * allocation role and disk info are equal. A persistent volume never
+ * merges: it is indivisible, so add keeps one entry per volume, contains
+ * needs an equal entry for each volume asked, and subtract removes whole
+ * equal entries only (Mesos's non-shared volumes).
  */
 #ifndef ATOLL_RESOURCES_H
 #define ATOLL_RESOURCES_H
@@ -47,11 +61,26 @@ struct jsonw;
  * must survive being written and read back.
  */
 #define RES_RANGE_MAX ((uint64_t)INT64_MAX)
+/* Longest persistence id, principal or container path accepted. */
+#define RES_ID_MAX 255
+#define RES_PATH_MAX 1024
+
+#define RES_MUST_CHECK __attribute__((warn_unused_result))
 
 enum resource_type { RESOURCE_SCALAR, RESOURCE_RANGES, RESOURCE_SET };
 
 struct value_range {
 	uint64_t begin, end; /* inclusive */
+};
+
+enum reservation_type { RESERVATION_STATIC, RESERVATION_DYNAMIC };
+
+/* One level of a reservation stack (Mesos's ReservationInfo). */
+struct reservation {
+	enum reservation_type type;
+	char *role;        /* never NULL, never "*" */
+	char *principal;   /* NULL = none */
+	char *labels_json; /* compact {"labels":[...]} (sorted keys), or NULL */
 };
 
 struct resource {
@@ -64,6 +93,18 @@ struct resource {
 	size_t nitems;
 	char *role;       /* reservation role, "*" = unreserved; never NULL */
 	char *alloc_role; /* allocation_info.role, NULL = unallocated */
+	/*
+	 * The reservation stack, bottom first; its last role equals role.
+	 * Parsers always fill it; an entry built by hand with a role and no
+	 * stack counts as one STATIC reservation to role.
+	 */
+	struct reservation *reservations;
+	size_t nreservations;
+	/* Persistent volume (disk only): both set or both NULL. */
+	char *persistence_id;
+	char *persistence_principal; /* NULL = none */
+	char *container_path;        /* volume.container_path, relative */
+	bool volume_ro;              /* volume.mode RO (else RW) */
 };
 
 struct resources {
@@ -103,13 +144,15 @@ int resources_parse_text(struct resources *out, const char *text,
 int resources_from_json(struct resources *out, const json_t *arr,
                         struct err *e);
 /* Writes the JSON array: "role" always ("*" when unreserved), plus
- * "reservations":[{"type":"STATIC","role":R}] when reserved and
- * "allocation_info" when allocated. Scalars are written exactly
- * (0.1, not 0.10000000000000001). */
+ * "reservations" (the whole stack: type, role, principal, labels) when
+ * reserved, "allocation_info" when allocated and "disk" for persistent
+ * volumes. Scalars are written exactly (0.1, not 0.10000000000000001). */
 void resources_write_json(struct jsonw *w, const struct resources *r);
 /* Appends the text form to out (for logs and the CLI), "" when empty.
- * An allocation role shows as "cpus(allocated: dev):1", which the parser
- * does not read back; without one the text parses back to r. */
+ * An allocation role shows as "cpus(allocated: dev):1", a stack other
+ * than one STATIC reservation as "cpus(reservations: [(STATIC,a),
+ * (DYNAMIC,a/b,principal)]):1" and a volume as "disk(r)[id:path]:10";
+ * the parser reads none of these back. Other text parses back to r. */
 void resources_format(struct buf *out, const struct resources *r);
 /* Writes the classic (v0 /state) map: scalars summed by name (cpus, mem,
  * disk, gpus always present), ranges as "[a-b, c-d]", sets as "{x, y}". */
@@ -152,6 +195,86 @@ void resources_allocatable_to(struct resources *out, const struct resources *r,
  * role (for DRF totals and metrics). */
 void resources_scalars_by_name(struct resources *out,
                                const struct resources *r);
+
+/* ---- reservations and persistent volumes ---------------------------- */
+
+/* A disk resource with a persistence id. */
+bool resource_is_persistent_volume(const struct resource *r);
+/* Some level of r's reservation stack is DYNAMIC. */
+bool resource_is_dynamically_reserved(const struct resource *r);
+
+/*
+ * Offer operations on resources (Mesos's Offer.Operation types that change
+ * resources, and the operator's RESERVE_RESOURCES ... DESTROY_VOLUMES).
+ * Each converts part of a set into something else of the same quantity:
+ *   RESERVE    consumes res without their top (DYNAMIC) reservation,
+ *              produces res;
+ *   UNRESERVE  consumes res (top reservation DYNAMIC, not a volume),
+ *              produces them without that reservation;
+ *   CREATE     consumes res without persistence and volume (reserved
+ *              disk), produces the volumes res;
+ *   DESTROY    consumes the volumes res, produces the plain disk.
+ */
+enum resources_op { RES_OP_RESERVE, RES_OP_UNRESERVE, RES_OP_CREATE,
+                    RES_OP_DESTROY };
+
+/* "RESERVE", "UNRESERVE", "CREATE", "DESTROY". */
+const char *resources_op_name(enum resources_op op);
+
+/*
+ * Checks that res is well formed for op, without looking at any total:
+ * RESERVE and UNRESERVE need a DYNAMIC top reservation and no volume (a
+ * refined reservation's role must be a descendant of the one below);
+ * CREATE needs reserved disk scalars with a persistence id and a volume,
+ * ids unique within res per role; DESTROY needs volumes. res must not be
+ * empty. Messages name the entry: "resources[1]: ...". Returns 0 or
+ * -EINVAL with e set.
+ */
+int resources_op_validate(enum resources_op op, const struct resources *res,
+                          struct err *e) RES_MUST_CHECK;
+
+/*
+ * Applies op to total: total -= consumed, total += produced (see above),
+ * after resources_op_validate(). CREATE also refuses a persistence id that
+ * total already holds for the same role. Allocation roles are compared as
+ * they are (pass res with the allocation roles of total's entries, or
+ * none for an agent's total). Returns 0, or -EINVAL (bad shape, e names
+ * the entry), -EEXIST (CREATE of a persistence id total holds for the
+ * role) or -ENOENT (total does not hold what op consumes, e says what is
+ * missing); total is unchanged on error.
+ */
+int resources_apply_op(struct resources *total, enum resources_op op,
+                       const struct resources *res,
+                       struct err *e) RES_MUST_CHECK;
+
+/* Appends to consumed and produced what op takes and makes of res (see
+ * above; res as given, allocation roles kept). */
+void resources_op_sides(enum resources_op op, const struct resources *res,
+                        struct resources *consumed,
+                        struct resources *produced);
+
+/*
+ * The static form of r appended to out: every DYNAMIC reservation popped
+ * and persistence and volume dropped (what an agent's --resources gave
+ * before any operation).
+ */
+void resources_flatten_static(struct resources *out,
+                              const struct resources *r);
+/* Appends to out the entries of r an agent checkpoints: those with a
+ * DYNAMIC reservation or a persistent volume. */
+void resources_checkpointed(struct resources *out, const struct resources *r);
+/*
+ * Rebuilds a total from static resources and a checkpointed set:
+ * total := flatten_static(total), then each checkpointed entry replaces
+ * its static form. Returns 0, or -ENOENT with e set (and total unchanged)
+ * when the checkpointed resources do not fit in the static ones (the
+ * agent's --resources shrank).
+ */
+int resources_apply_checkpointed(struct resources *total,
+                                 const struct resources *ckpt,
+                                 struct err *e) RES_MUST_CHECK;
+/* True when a and b hold the same entries (order aside). */
+bool resources_equal(const struct resources *a, const struct resources *b);
 
 /*
  * Role names (Mesos rules): not empty, not "." or "..", no leading '-', no

@@ -450,13 +450,18 @@ static void up_agent_init(struct up *up, struct up_child *c, long i)
 	char *host = xasprintf("agent%ld", i);
 	char *attrs = xasprintf("rack:r%ld;zone:z%ld", i, i % 2 + 1);
 	char *res = up_agent_resources(up, i);
+	/* --allow-root-tasks: a development cluster runs its frameworks'
+	 * tasks as the user who started it, root included. */
+	/* clang-format off */
 	const char *args[] = {
 	    up->exe,       "agent", "--ip",         "127.0.0.1",
 	    "--port",      "0",     "--port-file",  port_file,
 	    "--master",    master,  "--work-dir",   work,
 	    "--hostname",  host,    "--attributes", attrs,
 	    "--resources", res,     "--log-level",  up->cfg.log_level,
+	    "--allow-root-tasks",
 	};
+	/* clang-format on */
 
 	c->argv = up_argv_new(args, ARRAY_SIZE(args));
 	c->port_file = port_file;

@@ -64,17 +64,42 @@ static bool equal(const struct resources *a, const struct resources *b)
 	       resources_contains(b, a);
 }
 
+static bool streq_null(const char *a, const char *b)
+{
+	return a == b || (a && b && !strcmp(a, b));
+}
+
+/* Entries that must have been merged: every field but the value. */
+static bool same_identity(const struct resource *a, const struct resource *b)
+{
+	if (a->type != b->type || strcmp(a->name, b->name) ||
+	    strcmp(a->role, b->role) || !streq_null(a->alloc_role, b->alloc_role) ||
+	    a->nreservations != b->nreservations ||
+	    !streq_null(a->persistence_id, b->persistence_id) ||
+	    !streq_null(a->persistence_principal, b->persistence_principal) ||
+	    !streq_null(a->container_path, b->container_path) ||
+	    a->volume_ro != b->volume_ro)
+		return false;
+	for (size_t i = 0; i < a->nreservations; i++) {
+		const struct reservation *x = &a->reservations[i];
+		const struct reservation *y = &b->reservations[i];
+		if (x->type != y->type || strcmp(x->role, y->role) ||
+		    !streq_null(x->principal, y->principal) ||
+		    !streq_null(x->labels_json, y->labels_json))
+			return false;
+	}
+	return true;
+}
+
 static void check_invariants(const struct resources *r)
 {
 	for (size_t i = 0; i < r->n; i++) {
 		const struct resource *x = &r->v[i];
 		CHECK(x->name && x->role);
+		/* no two mergeable entries (volumes never merge) */
 		for (size_t k = 0; k < i; k++)
-			CHECK(!(r->v[k].type == x->type &&
-			        !strcmp(r->v[k].name, x->name) &&
-			        !strcmp(r->v[k].role, x->role) &&
-			        (r->v[k].alloc_role == x->alloc_role ||
-			         streq(r->v[k].alloc_role, x->alloc_role))));
+			CHECK(resource_is_persistent_volume(x) ||
+			      !same_identity(&r->v[k], x));
 		switch (x->type) {
 		case RESOURCE_SCALAR:
 			CHECK(x->scalar > 0);

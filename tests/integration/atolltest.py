@@ -93,9 +93,11 @@ class Cluster:
     """A master and agents in a temporary directory; use as a context."""
 
     def __init__(self, agents=1, master_args=(), agent_args=(), resources="cpus:4;mem:4096;disk:4096;ports:[31000-32000]",
-                 attributes=None, agent_env=None):
+                 attributes=None, agent_env=None, allow_root=True):
         """attributes: a function agent index -> attribute text (default
-        "rack:r<i+1>"); agent_env: extra environment of the agents."""
+        "rack:r<i+1>"); agent_env: extra environment of the agents;
+        allow_root: start the agents with --allow-root-tasks (the tests'
+        frameworks run their tasks as root)."""
         self.dir = tempfile.mkdtemp(prefix="atoll-it-")
         self.daemons = []
         self.master = Daemon(self, "master", ["master", "--port", "0", "--log-level", "debug"] + list(master_args))
@@ -106,7 +108,8 @@ class Cluster:
                        ["agent", "--port", "0", "--work-dir", os.path.join(self.dir, "agent%d" % i, "work"),
                         "--resources", resources, "--hostname", "agent%d" % i,
                         "--attributes", attributes(i) if attributes else "rack:r%d" % (i + 1),
-                        "--log-level", "debug"] + list(agent_args), env=agent_env)
+                        "--log-level", "debug"] + (["--allow-root-tasks"] if allow_root else [])
+                       + list(agent_args), env=agent_env)
             self.agents.append(d)
             self.daemons.append(d)
         self.ok = False
@@ -173,6 +176,16 @@ class Cluster:
             if not found:
                 break
             time.sleep(0.2)
+        # Volumes the agents did not get to unmount (a failed test): a
+        # test leaves no mount behind.
+        try:
+            with open("/proc/self/mountinfo") as f:
+                points = [l.split()[4] for l in f]
+        except OSError:
+            points = []
+        for p in reversed(points):
+            if p.startswith(self.dir + "/"):
+                subprocess.run(["umount", "-l", p], capture_output=True)
         runs = set()
         for root, dirs, _ in os.walk(self.dir):
             if os.path.basename(root) == "runs":

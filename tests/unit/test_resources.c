@@ -622,7 +622,8 @@ static void test_json_legacy_role_and_reservations(void **state)
 	                  "{\"name\":\"disk\",\"type\":\"SCALAR\","
 	                  "\"scalar\":{\"value\":0.25},\"reservations\":[],"
 	                  "\"unknown_field\":{\"x\":1}}]");
-	assert_fmt(&r, "cpus(ads):1.5;mem(eng/web):64;disk:0.25");
+	assert_fmt(&r, "cpus(ads):1.5;mem(reservations: [(STATIC,eng),"
+	               "(DYNAMIC,eng/web)]):64;disk:0.25");
 	resources_release(&r);
 }
 
@@ -679,6 +680,260 @@ static void test_json_round_trip(void **state)
 			resources_release(&b);
 		}
 	}
+}
+
+
+/* ---- reservations and persistent volumes --------------------------- */
+
+#define DYN(role) "\"reservations\":[{\"type\":\"DYNAMIC\",\"role\":\"" role "\",\"principal\":\"p\"}]"
+#define SC(name, v) "{\"name\":\"" name "\",\"type\":\"SCALAR\",\"scalar\":{\"value\":" #v "}"
+#define VOL(id, v) SC("disk", v) "," DYN("eng") ",\"disk\":{\"persistence\":{\"id\":\"" id "\"},\"volume\":{\"container_path\":\"data\",\"mode\":\"RW\"}}}"
+
+static void test_dynamic_reservation_identity(void **state)
+{
+	struct resources a, b;
+	char *json;
+
+	(void)state;
+	parse_json_ok(&a, "[" SC("cpus", 1) "," DYN("eng") "}," SC("cpus", 1)
+	                  ",\"role\":\"eng\"}," SC("cpus", 2) "}]");
+	/* dynamic, static and unreserved cpus are three entries */
+	assert_int_equal(a.n, 3);
+	assert_true(resource_is_dynamically_reserved(&a.v[0]));
+	assert_false(resource_is_dynamically_reserved(&a.v[1]));
+	assert_fmt(&a, "cpus(reservations: [(DYNAMIC,eng,p)]):1;cpus(eng):1;"
+	               "cpus:2");
+	parse_ok(&b, "cpus(eng):2");
+	assert_false(resources_contains(&a, &b));
+	resources_release(&b);
+	/* the legacy form (role + reservation) is the same reservation */
+	parse_json_ok(&b, "[" SC("cpus", 1) ",\"role\":\"eng\","
+	                  "\"reservation\":{\"principal\":\"p\"}}]");
+	assert_true(resources_contains(&a, &b));
+	resources_release(&b);
+	/* another principal or labels make another reservation */
+	parse_json_ok(&b, "[" SC("cpus", 1) ",\"reservations\":[{\"type\":"
+	                  "\"DYNAMIC\",\"role\":\"eng\",\"principal\":\"q\"}]}]");
+	assert_false(resources_contains(&a, &b));
+	resources_release(&b);
+	json = to_json(&a);
+	assert_non_null(strstr(json, "\"reservations\":[{\"type\":\"DYNAMIC\","
+	                             "\"role\":\"eng\",\"principal\":\"p\"}]"));
+	parse_json_ok(&b, json);
+	assert_true(resources_equal(&a, &b));
+	free(json);
+	resources_release(&a);
+	resources_release(&b);
+}
+
+static void test_volumes_are_indivisible(void **state)
+{
+	struct resources a, b, half;
+	char *json;
+
+	(void)state;
+	parse_json_ok(&a, "[" VOL("v1", 50) "," VOL("v1", 50) "]");
+	assert_int_equal(a.n, 2); /* never merged */
+	parse_json_ok(&b, "[" VOL("v1", 50) "]");
+	parse_json_ok(&half, "[" VOL("v1", 25) "]");
+	assert_true(resources_contains(&a, &b));
+	assert_false(resources_contains(&a, &half));
+	assert_int_equal(resources_subtract(&a, &half), -EINVAL);
+	assert_int_equal(resources_subtract(&a, &b), 0);
+	assert_int_equal(a.n, 1);
+	assert_int_equal(resources_subtract(&a, &b), 0);
+	assert_true(resources_is_empty(&a));
+	json = to_json(&b);
+	assert_non_null(strstr(json, "\"disk\":{\"persistence\":{\"id\":"
+	                             "\"v1\"},\"volume\":{\"container_path\":"
+	                             "\"data\",\"mode\":\"RW\"}}"));
+	free(json);
+	assert_fmt(&b, "disk(reservations: [(DYNAMIC,eng,p)])[v1:data]:50");
+	/* a volume is not plain reserved disk */
+	resources_release(&a);
+	parse_json_ok(&a, "[" SC("disk", 50) "," DYN("eng") "}]");
+	assert_false(resources_contains(&a, &b));
+	assert_false(resources_contains(&b, &a));
+	resources_release(&a);
+	resources_release(&b);
+	resources_release(&half);
+}
+
+static void test_reservation_json_bad(void **state)
+{
+	static const struct {
+		const char *json, *want;
+	} cases[] = {
+	    {"[" SC("cpus", 1) ",\"reservations\":[{\"type\":\"X\",\"role\":\"a\"}]}]",
+	     "resources[0].reservations[0].type: unknown value 'X'"},
+	    {"[" SC("cpus", 1) ",\"reservations\":[{\"type\":\"DYNAMIC\"}]}]",
+	     "resources[0].reservations[0].role: required field missing"},
+	    {"[" SC("cpus", 1) ",\"reservations\":[{\"type\":\"DYNAMIC\",\"role\":\"a\"},{\"type\":\"DYNAMIC\",\"role\":\"b\"}]}]",
+	     "reservations[1].role: 'b' must refine"},
+	    {"[" SC("cpus", 1) ",\"reservations\":[{\"type\":\"DYNAMIC\",\"role\":\"a\"},{\"type\":\"STATIC\",\"role\":\"a/b\"}]}]",
+	     "cannot refine a DYNAMIC"},
+	    {"[" SC("cpus", 1) ",\"role\":\"x\",\"reservations\":[{\"type\":\"DYNAMIC\",\"role\":\"a\"}]}]",
+	     "resources[0].role: 'x' differs"},
+	    {"[" SC("cpus", 1) ",\"reservations\":[{\"type\":\"DYNAMIC\",\"role\":\"a\",\"labels\":{\"labels\":[{\"value\":\"v\"}]}}]}]",
+	     "reservations[0].labels.labels[0]: must be an object"},
+	    {"[" SC("cpus", 1) ",\"reservation\":{\"principal\":\"p\"}}]",
+	     "resources[0].reservation: requires a 'role'"},
+	    {"[" SC("cpus", 1) ",\"disk\":{\"persistence\":{\"id\":\"a\"},\"volume\":{\"container_path\":\"d\",\"mode\":\"RW\"}}}]",
+	     "only a SCALAR 'disk'"},
+	    {"[" SC("disk", 1) ",\"disk\":{\"volume\":{\"container_path\":\"d\",\"mode\":\"RW\"}}}]",
+	     "disk.persistence: required"},
+	    {"[" SC("disk", 1) ",\"disk\":{\"persistence\":{\"id\":\"a/b\"},\"volume\":{\"container_path\":\"d\",\"mode\":\"RW\"}}}]",
+	     "disk.persistence.id: 'a/b' must be printable"},
+	    {"[" SC("disk", 1) ",\"disk\":{\"persistence\":{\"id\":\"..\"},\"volume\":{\"container_path\":\"d\",\"mode\":\"RW\"}}}]",
+	     "disk.persistence.id: '..' is not allowed"},
+	    {"[" SC("disk", 1) ",\"disk\":{\"persistence\":{\"id\":\"a\"}}}]",
+	     "disk.volume: required"},
+	    {"[" SC("disk", 1) ",\"disk\":{\"persistence\":{\"id\":\"a\"},\"volume\":{\"container_path\":\"../x\",\"mode\":\"RW\"}}}]",
+	     "disk.volume.container_path: '../x' must not have"},
+	    {"[" SC("disk", 1) ",\"disk\":{\"persistence\":{\"id\":\"a\"},\"volume\":{\"container_path\":\"/x\",\"mode\":\"RW\"}}}]",
+	     "must be relative"},
+	    {"[" SC("disk", 1) ",\"disk\":{\"persistence\":{\"id\":\"a\"},\"volume\":{\"container_path\":\"x\"}}}]",
+	     "disk.volume.mode: required"},
+	    {"[" SC("disk", 1) ",\"disk\":{\"persistence\":{\"id\":\"a\"},\"volume\":{\"container_path\":\"x\",\"mode\":\"RX\"}}}]",
+	     "disk.volume.mode: unknown value 'RX'"},
+	    {"[" SC("disk", 1) ",\"disk\":{\"persistence\":{\"id\":\"a\"},\"volume\":{\"container_path\":\"x\",\"mode\":\"RW\",\"host_path\":\"/\"}}}]",
+	     "host_path: not allowed"},
+	    {"[" SC("disk", 1) ",\"disk\":{\"source\":{\"type\":\"PATH\"}}}]",
+	     "disk.source: not supported"},
+	    {"[" SC("disk", 1) ",\"shared\":{}}]", "shared: shared resources"},
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct resources r;
+		struct err e = {{0}};
+		json_t *j = json_loads(cases[i].json, 0, NULL);
+		assert_non_null(j);
+		resources_init(&r);
+		if (resources_from_json(&r, j, &e) != -EINVAL)
+			fail_msg("case %zu accepted", i);
+		if (!strstr(e.msg, cases[i].want))
+			fail_msg("case %zu: '%s' lacks '%s'", i, e.msg,
+			         cases[i].want);
+		assert_int_equal(r.n, 0);
+		json_decref(j);
+	}
+}
+
+/* Applies op (JSON res) to total (text) and checks the result. */
+static void test_apply_op_table(void **state)
+{
+	static const struct {
+		const char *total;
+		enum resources_op op;
+		const char *res;
+		int rc;
+		const char *want; /* formatted total, or a message part */
+	} cases[] = {
+	    {"cpus:4;disk:100", RES_OP_RESERVE, "[" SC("cpus", 1) "," DYN("eng") "}]", 0,
+	     "cpus:3;disk:100;cpus(reservations: [(DYNAMIC,eng,p)]):1"},
+	    {"cpus:4", RES_OP_RESERVE, "[" SC("cpus", 5) "," DYN("eng") "}]", -ENOENT,
+	     "RESERVE needs cpus:5"},
+	    {"cpus(eng):4", RES_OP_RESERVE, "[" SC("cpus", 1) ",\"reservations\":[{\"type\":\"STATIC\",\"role\":\"eng\"},{\"type\":\"DYNAMIC\",\"role\":\"eng/a\"}]}]",
+	     0, "cpus(eng):3;cpus(reservations: [(STATIC,eng),(DYNAMIC,eng/a)]):1"},
+	    {"cpus:4", RES_OP_RESERVE, "[" SC("cpus", 1) ",\"role\":\"eng\"}]", -EINVAL,
+	     "resources[0].reservations: the last reservation must be of type DYNAMIC"},
+	    {"cpus:4", RES_OP_RESERVE, "[]", -EINVAL, "must not be empty"},
+	    {"cpus:4", RES_OP_UNRESERVE, "[" SC("cpus", 1) "," DYN("eng") "}]", -ENOENT,
+	     "UNRESERVE needs"},
+	    {"disk:100", RES_OP_CREATE, "[" VOL("v1", 10) "]", -ENOENT, "CREATE needs"},
+	    {"disk:100", RES_OP_CREATE, "[" SC("disk", 10) ",\"disk\":{\"persistence\":{\"id\":\"v\"},\"volume\":{\"container_path\":\"d\",\"mode\":\"RW\"}}}]",
+	     -EINVAL, "persistent volumes need reserved disk"},
+	    {"cpus:1", RES_OP_CREATE, "[" VOL("v1", 1) "," VOL("v1", 1) "]", -EINVAL,
+	     "resources[1].disk.persistence.id: 'v1' appears twice"},
+	    {"cpus:1", RES_OP_DESTROY, "[" SC("disk", 1) "," DYN("eng") "}]", -EINVAL,
+	     "must be a persistent volume"},
+	    {"cpus:1", RES_OP_UNRESERVE, "[" VOL("v1", 1) "]", -EINVAL, "DESTROY it first"},
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct resources total, res;
+		struct err e = {{0}};
+		char *before;
+		int rc;
+
+		parse_ok(&total, cases[i].total);
+		parse_json_ok(&res, cases[i].res);
+		before = fmt(&total);
+		rc = resources_apply_op(&total, cases[i].op, &res, &e);
+		if (rc != cases[i].rc)
+			fail_msg("case %zu: rc %d, want %d (%s)", i, rc,
+			         cases[i].rc, e.msg);
+		if (rc == 0) {
+			char *got = fmt(&total);
+			if (strcmp(got, cases[i].want))
+				fail_msg("case %zu: got '%s'", i, got);
+			free(got);
+		} else {
+			char *after = fmt(&total);
+			assert_string_equal(before, after); /* unchanged */
+			free(after);
+			if (!strstr(e.msg, cases[i].want))
+				fail_msg("case %zu: '%s' lacks '%s'", i, e.msg,
+				         cases[i].want);
+		}
+		free(before);
+		resources_release(&total);
+		resources_release(&res);
+	}
+}
+
+/* RESERVE, CREATE, DESTROY, UNRESERVE come back to the start; a
+ * persistence id is unique per role; checkpoints rebuild the total. */
+static void test_op_round_trip_and_checkpoint(void **state)
+{
+	struct resources total, start, r, v, ckpt, rebuilt;
+	struct err e = {{0}};
+
+	(void)state;
+	parse_ok(&total, "cpus:4;mem:1024;disk:100;ports:[1-5]");
+	resources_copy(&start, &total);
+	parse_json_ok(&r, "[" SC("disk", 60) "," DYN("eng") "}," SC("cpus", 1)
+	                  "," DYN("eng") "}]");
+	parse_json_ok(&v, "[" VOL("v1", 40) "]");
+	assert_int_equal(resources_apply_op(&total, RES_OP_RESERVE, &r, &e), 0);
+	assert_int_equal(resources_apply_op(&total, RES_OP_CREATE, &v, &e), 0);
+	assert_int_equal(resources_apply_op(&total, RES_OP_CREATE, &v, &e),
+	                 -EEXIST);
+	assert_non_null(strstr(e.msg, "exists on the agent"));
+	assert_int_equal(resources_scalar(&total, "disk"), 100000);
+
+	resources_init(&ckpt);
+	resources_checkpointed(&ckpt, &total);
+	assert_fmt(&ckpt, "disk(reservations: [(DYNAMIC,eng,p)]):20;"
+	                  "cpus(reservations: [(DYNAMIC,eng,p)]):1;"
+	                  "disk(reservations: [(DYNAMIC,eng,p)])[v1:data]:40");
+	resources_copy(&rebuilt, &start);
+	assert_int_equal(resources_apply_checkpointed(&rebuilt, &ckpt, &e), 0);
+	assert_true(resources_equal(&rebuilt, &total));
+	resources_release(&rebuilt);
+	/* flattening a total gives the static resources back */
+	resources_init(&rebuilt);
+	resources_flatten_static(&rebuilt, &total);
+	assert_true(resources_equal(&rebuilt, &start));
+	resources_release(&rebuilt);
+	/* a checkpoint that does not fit smaller --resources is refused */
+	parse_ok(&rebuilt, "cpus:4;mem:1024;disk:50");
+	assert_int_equal(resources_apply_checkpointed(&rebuilt, &ckpt, &e),
+	                 -ENOENT);
+	assert_fmt(&rebuilt, "cpus:4;mem:1024;disk:50");
+	resources_release(&rebuilt);
+
+	assert_int_equal(resources_apply_op(&total, RES_OP_UNRESERVE, &r, &e),
+	                 -ENOENT); /* 40 of the disk is a volume */
+	assert_int_equal(resources_apply_op(&total, RES_OP_DESTROY, &v, &e), 0);
+	assert_int_equal(resources_apply_op(&total, RES_OP_UNRESERVE, &r, &e),
+	                 0);
+	assert_true(resources_equal(&total, &start));
+	resources_release(&total);
+	resources_release(&start);
+	resources_release(&r);
+	resources_release(&v);
+	resources_release(&ckpt);
 }
 
 /* ---- roles --------------------------------------------------------- */
@@ -923,6 +1178,11 @@ int main(void)
 	    cmocka_unit_test(test_json_legacy_role_and_reservations),
 	    cmocka_unit_test(test_json_write_shape),
 	    cmocka_unit_test(test_json_round_trip),
+	    cmocka_unit_test(test_dynamic_reservation_identity),
+	    cmocka_unit_test(test_volumes_are_indivisible),
+	    cmocka_unit_test(test_reservation_json_bad),
+	    cmocka_unit_test(test_apply_op_table),
+	    cmocka_unit_test(test_op_round_trip_and_checkpoint),
 	    cmocka_unit_test(test_role_validate),
 	    cmocka_unit_test(test_allocatable_to),
 	    cmocka_unit_test(test_scalars_by_name),
