@@ -37,6 +37,10 @@ static const struct command commands[] = {
     {"framework", cli_framework_main, "framework teardown ID"},
     {"events", cli_events_main, "follow the master's event stream"},
     {"run", cli_run_main, "run a command on the cluster: run -- CMD..."},
+    {"app", cli_app_main,
+     "services apps: app deploy|ls|show|scale|restart|rm ..."},
+    {"deployment", cli_deployment_main,
+     "services deployments: deployment ls|rollback ID"},
 };
 
 static void usage(FILE *out)

@@ -166,6 +166,16 @@ int cli_framework_main(int argc, char **argv);
 int cli_agent_main(int argc, char **argv);
 int cli_events_main(int argc, char **argv);
 /*
+ * `atoll app deploy|ls|show|scale|restart|rm ...` and `atoll deployment
+ * ls|rollback ...` (cli_app.c): argv[0] is the sub-verb. They talk to
+ * `atoll services` (Marathon v2 REST API) at --services, else
+ * $ATOLL_SERVICES, else 127.0.0.1:8080, with the exit codes above;
+ * --wait follows a deployment and exits 1 when it failed (rolled back,
+ * replaced, apps not healthy at the end) or exceeded --timeout.
+ */
+int cli_app_main(int argc, char **argv);
+int cli_deployment_main(int argc, char **argv);
+/*
  * `atoll run [--cpus --mem --instances --name] -- CMD...`: runs CMD on the
  * cluster as a one-off framework, prints the tasks' states and output,
  * tears the framework down and exits with the task's exit status: 0 when
