@@ -660,6 +660,10 @@ static void parse_command(struct pctx *c, struct app *a, const json_t *obj)
 	if (field(obj, "cmd") && field(obj, "args"))
 		prob(c, "", "cmd",
 		     "cmd and args are mutually exclusive: give one of them");
+	else if (!field(obj, "cmd") && !field(obj, "args"))
+		/* Marathon: one of cmd, args or a container image; Atoll
+		 * runs no images yet. */
+		prob(c, "", "cmd", "give cmd or args: the command to run");
 }
 
 static void parse_resources(struct pctx *c, struct app *a, const json_t *obj)

@@ -705,6 +705,20 @@ static void api_tasks_kill(struct services *sv, struct http_request *req,
 	buf_release(&b);
 }
 
+/* ?wipe=true: the instances' reservations and volumes are released too
+ * (a resident instance is otherwise relaunched on them). */
+static void api_wipe(struct services *sv, struct svc_task **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct svc_resident *r =
+		    v[i]->resident_id ? svc_resident_find(sv, v[i]->resident_id)
+		                      : NULL;
+
+		if (r)
+			svc_resident_forget(sv, r);
+	}
+}
+
 static void api_app_tasks_delete(struct services *sv, struct http_request *req,
                                  struct svc_app *a, const char *task_id)
 {
@@ -722,11 +736,14 @@ static void api_app_tasks_delete(struct services *sv, struct http_request *req,
 			continue;
 		v[n++] = t;
 	}
-	if (task_id && !n)
+	if (task_id && !n) {
 		api_message(req, 404, "Task '%s' does not exist", task_id);
-	else
+	} else {
+		if (api_flag(req, "wipe"))
+			api_wipe(sv, v, n);
 		api_tasks_kill(sv, req, v, n, api_flag(req, "scale"),
 		               task_id != NULL);
+	}
 	free(v);
 	free(host);
 }
@@ -765,6 +782,8 @@ static void api_tasks_delete(struct services *sv, struct http_request *req)
 		if (t && !dup)
 			v[n++] = t;
 	}
+	if (api_flag(req, "wipe"))
+		api_wipe(sv, v, n);
 	api_tasks_kill(sv, req, v, n, api_flag(req, "scale"), false);
 	free(v);
 	json_decref(body);

@@ -83,6 +83,11 @@ static const struct flag_def svc_flags[] = {
              "the framework's name at the master"),
     FLAG_DEF(struct services_config, role, "mesos-role", FLAG_STRING, "*", 0, 0,
              "the framework's role"),
+    FLAG_DEF(struct services_config, principal,
+             "mesos-authentication-principal", FLAG_STRING, "atoll-services",
+             0, 0,
+             "the framework's principal (owner of its reservations and "
+             "volumes)"),
     FLAG_DEF(struct services_config, user, "mesos-user", FLAG_STRING, NULL, 0,
              0, "default user of tasks (default: the user running this)"),
     FLAG_DEF(struct services_config, failover_timeout, "failover-timeout",
@@ -222,6 +227,7 @@ static void svc_task_free(struct svc_task *t)
 	free(t->state);
 	free(t->message);
 	free(t->ip);
+	free(t->resident_id);
 	free(t);
 }
 
@@ -247,6 +253,9 @@ static json_t *svc_task_record(const struct svc_task *t)
 	json_object_set_new(rec, "host", json_string(t->hostname));
 	if (t->ip)
 		json_object_set_new(rec, "ip", json_string(t->ip));
+	if (t->resident_id)
+		json_object_set_new(rec, "residentId",
+		                    json_string(t->resident_id));
 	json_object_set_new(rec, "attributes", attrs ? attrs : json_array());
 	json_object_set_new(rec, "ports", ports);
 	json_object_set_new(rec, "stagedAt", json_real(t->staged_at));
@@ -547,6 +556,20 @@ int svc_app_remove(struct services *sv, struct svc_app *a, struct err *e)
 	free(ns);
 	if (rc)
 		return rc;
+	/* Its reservations and volumes go at the next offers. */
+	{
+		struct hmap_node *n, *tmp;
+		size_t i;
+
+		HMAP_FOR_EACH_SAFE(&sv->residents, i, n, tmp)
+		{
+			struct svc_resident *r =
+			    container_of(n, struct svc_resident, node);
+
+			if (!strcmp(r->app_id, a->app.id))
+				svc_resident_forget(sv, r);
+		}
+	}
 	hmap_remove(&sv->apps, &a->node);
 	svc_app_free(a);
 	return 0;
@@ -648,6 +671,9 @@ static int svc_load_task(const char *key, const char *val, size_t len,
 	t->checked = json_is_true(json_object_get(rec, "healthChecked"));
 	if (json_string_value(json_object_get(rec, "ip")))
 		t->ip = xstrdup(json_string_value(json_object_get(rec, "ip")));
+	if (json_string_value(json_object_get(rec, "residentId")))
+		t->resident_id = xstrdup(
+		    json_string_value(json_object_get(rec, "residentId")));
 	/* Until reconciliation answers we assume the launch went out. */
 	t->state = xstrdup("TASK_STAGING");
 	t->healthy = -1;
@@ -668,6 +694,8 @@ static int svc_load(struct services *sv, struct err *e)
 	else if (rc != -ENOENT)
 		return rc;
 	rc = store_scan(sv->store, "apps", svc_load_app, sv, e);
+	if (!rc)
+		rc = svc_resident_load(sv, e);
 	if (!rc)
 		rc = store_scan(sv->store, "tasks", svc_load_task, sv, e);
 	if (!rc)
@@ -957,6 +985,7 @@ static void svc_tick_run(struct services *sv)
 	}
 	if (!atoll_scheduler_is_subscribed(sv->sched))
 		return;
+	want_offers = svc_resident_releases_pending(sv) || want_offers;
 	if (want_offers && sv->suppressed) {
 		if (!atoll_scheduler_revive(sv->sched, NULL, 0))
 			sv->suppressed = false;
@@ -1008,6 +1037,7 @@ static char *svc_framework_info(struct services *sv)
 	                    json_string(sv->cfg.user ? sv->cfg.user : "root"));
 	json_object_set_new(fi, "name", json_string(sv->cfg.framework_name));
 	json_object_set_new(fi, "role", json_string(sv->cfg.role));
+	json_object_set_new(fi, "principal", json_string(sv->cfg.principal));
 	json_object_set_new(fi, "failover_timeout",
 	                    json_real(sv->cfg.failover_timeout));
 	json_object_set_new(fi, "checkpoint", json_true());
@@ -1142,6 +1172,10 @@ static void svc_free(struct services *sv)
 	svc_task_free(container_of(n, struct svc_task, node));
 	HMAP_FOR_EACH_SAFE(&sv->apps, i, n, tmp)
 	svc_app_free(container_of(n, struct svc_app, node));
+	HMAP_FOR_EACH_SAFE(&sv->residents, i, n, tmp)
+	svc_resident_free(container_of(n, struct svc_resident, node));
+	hmap_release(&sv->residents);
+	svc_resident_release_all(sv);
 	hmap_release(&sv->tasks);
 	hmap_release(&sv->apps);
 	svc_deploy_free_all(sv);
@@ -1165,6 +1199,8 @@ int services_main(int argc, char **argv)
 	sv.loop = &loop;
 	hmap_init(&sv.apps);
 	hmap_init(&sv.tasks);
+	hmap_init(&sv.residents);
+	hmap_init(&sv.releases);
 	list_init(&sv.deployments);
 	list_init(&sv.sse);
 	list_init(&sv.probes);

@@ -46,6 +46,7 @@ struct services_config {
 	char *work_dir;
 	char *framework_name;
 	char *role;
+	char *principal;
 	char *user;
 	double failover_timeout;
 	double reconcile_interval;
@@ -80,11 +81,28 @@ struct svc_task {
 	double unreachable_since; /* wall seconds, 0 = reachable */
 	char *message;            /* last status message */
 	char *ip;                 /* the agent's IP (from the offer), or NULL */
+	char *resident_id;        /* the reservation it runs on, or NULL */
 	/* Readiness (svc_ready.c): checked during deployments only. */
 	bool ready;        /* a readiness check passed (stays true) */
 	bool probing;      /* a readiness probe is in flight */
 	double ready_next; /* mono seconds of the next probe */
 	int ready_status;  /* last HTTP status (0 = none / no answer) */
+};
+
+/*
+ * A resident instance (svc_resident.c): resources dynamically reserved
+ * for one instance of an app with persistent volumes, on one agent,
+ * labelled with the resident id. Its tasks come and go; the reservation
+ * and the volumes stay until the app is deleted or the instance wiped.
+ */
+struct svc_resident {
+	struct hmap_node node; /* key: id */
+	char *id;
+	char *app_id;
+	char *agent_id;
+	char *hostname;
+	char *ip;
+	struct attributes attributes;
 };
 
 /* An app as the framework tracks it. */
@@ -164,6 +182,10 @@ struct services {
 	char *framework_id;
 	struct hmap apps;  /* struct svc_app */
 	struct hmap tasks; /* struct svc_task */
+	struct hmap residents; /* struct svc_resident */
+	/* Forgotten residents whose reservations wait for an offer to be
+	 * released (svc_resident.c); while any, offers are not suppressed. */
+	struct hmap releases;
 	struct list deployments;
 	uv_timer_t tick;
 	uv_idle_t kick; /* coalesces reconcile requests into one pass */
@@ -246,6 +268,37 @@ bool svc_task_is_ready(const struct svc_app *a, const struct svc_task *t);
 void svc_ready_tick(struct services *sv);
 /* Frees every probe (at shutdown). */
 void svc_ready_release(struct services *sv);
+
+/* ---- svc_resident.c ---------------------------------------------------- */
+
+#define SVC_RESIDENT_LABEL "atoll_resident"
+
+/* True for apps with persistent volumes (resident instances). */
+bool svc_app_is_resident(const struct app *app);
+struct svc_resident *svc_resident_find(struct services *sv, const char *id);
+/* Persists and adds a resident (taken). */
+int svc_resident_add(struct services *sv, struct svc_resident *r,
+                     struct err *e);
+/* Forgets a resident: its reservation and volumes are destroyed at the
+ * next offer from its agent (svc_resident_gc_ops). */
+void svc_resident_forget(struct services *sv, struct svc_resident *r);
+void svc_resident_free(struct svc_resident *r);
+/* The live (alive, not killing) task on r, or NULL. */
+struct svc_task *svc_resident_task(struct services *sv,
+                                   const struct svc_resident *r);
+/* Number of residents of app_id. */
+size_t svc_resident_count(struct services *sv, const char *app_id);
+int svc_resident_load(struct services *sv, struct err *e);
+/* Expires old pending releases; true while some are pending. */
+bool svc_resident_releases_pending(struct services *sv);
+void svc_resident_release_all(struct services *sv);
+/* The offer's resources reserved with our label for resident id (a new
+ * array; empty when none). */
+json_t *svc_resident_offered(const json_t *offer, const char *id);
+/* Appends DESTROY and UNRESERVE operations for every resource of the
+ * offer labelled for a resident we no longer have. */
+void svc_resident_gc_ops(struct services *sv, const json_t *offer,
+                         json_t *ops);
 
 /* ---- svc_serverset.c -------------------------------------------------- */
 

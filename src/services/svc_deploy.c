@@ -538,7 +538,12 @@ int svc_deploy_change(struct services *sv, struct app *new_apps, size_t napps,
 
 		if (old && old->deleting)
 			old = NULL;
-		ch[i].prepared = svc_app_prepare(sv, &new_apps[i], NULL);
+		/* A restart is a new configuration version with the same
+		 * definition: every task is replaced. */
+		if (restart && !new_apps[i].version)
+			new_apps[i].version = svc_version_new();
+		ch[i].prepared = svc_app_prepare(
+		    sv, &new_apps[i], restart ? new_apps[i].version : NULL);
 		ch[i].id = ch[i].prepared->app.id;
 		if (!old) {
 			ch[i].kind = SVC_START;

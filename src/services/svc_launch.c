@@ -65,6 +65,7 @@ struct svc_offer {
 	const char *agent_id;
 	const char *hostname;
 	const char *ip;
+	const json_t *json; /* the offer as received */
 	struct attributes attributes;
 	struct resources avail;
 };
@@ -88,7 +89,15 @@ static void svc_usable(const struct services *sv, const struct app *app,
 
 	resources_init(out);
 	for (size_t i = 0; i < avail->n; i++) {
-		if (!svc_role_accepted(sv, app, avail->v[i].role))
+		const struct resource *r = &avail->v[i];
+
+		if (!svc_role_accepted(sv, app, r->role))
+			continue;
+		/* Dynamic reservations and volumes belong to residents. */
+		if (r->persistence_id ||
+		    (r->nreservations &&
+		     r->reservations[r->nreservations - 1].type ==
+		         RESERVATION_DYNAMIC))
 			continue;
 		one.v = (struct resource *)&avail->v[i];
 		one.n = one.cap = 1;
@@ -175,8 +184,28 @@ static bool svc_constraints_pass(const struct services *sv, struct svc_app *a,
 	const struct list *pos;
 	size_t n = 0;
 
-	placed = xcalloc(a->ntasks + 1, sizeof(*placed));
-	for (pos = a->tasks.next; pos != &a->tasks; pos = pos->next) {
+	placed = xcalloc(a->ntasks + sv->residents.count + 1, sizeof(*placed));
+	if (svc_app_is_resident(&a->app)) {
+		/* Residents hold their agents even between tasks. */
+		struct hmap_node *rn, *rtmp;
+		size_t i;
+
+		HMAP_FOR_EACH_SAFE(&((struct services *)sv)->residents, i, rn,
+		                   rtmp)
+		{
+			const struct svc_resident *r =
+			    container_of(rn, struct svc_resident, node);
+
+			if (strcmp(r->app_id, a->app.id))
+				continue;
+			placed[n].hostname = r->hostname;
+			placed[n].attributes = &r->attributes;
+			n++;
+		}
+	}
+	for (pos = a->tasks.next;
+	     !svc_app_is_resident(&a->app) && pos != &a->tasks;
+	     pos = pos->next) {
 		const struct svc_task *t =
 		    list_entry(pos, struct svc_task, app_link);
 
@@ -308,7 +337,8 @@ static json_t *svc_command(const struct services *sv, const struct svc_app *a,
 	for (size_t i = 0; i < app->nfetch; i++) {
 		json_t *u = json_pack(
 		    "{s:s,s:b,s:b,s:b}", "value", app->fetch[i].uri, "extract",
-		    app->fetch[i].extract, "executable",
+		    app->fetch[i].extract && !app->fetch[i].executable,
+		    "executable",
 		    app->fetch[i].executable, "cache", app->fetch[i].cache);
 
 		if (app->fetch[i].dest_path)
@@ -354,21 +384,29 @@ static json_t *svc_discovery(const struct svc_app *a, const struct svc_task *t)
 
 /* Builds the TaskInfo; NULL with e set when the health check cannot be
  * built (a validation gap: logged, the task is not launched). */
-static json_t *svc_task_info(const struct services *sv, const struct svc_app *a,
-                             const struct svc_task *t,
-                             const struct resources *res, struct err *e)
+static json_t *svc_resources_json(const struct resources *res)
 {
-	const struct app *app = &a->app;
-	const char *last = strrchr(app->id, '/');
-	json_t *ti, *resj;
 	struct buf b;
 	struct jsonw w;
+	json_t *j;
 
 	buf_init(&b);
 	jsonw_init(&w, &b);
 	resources_write_json(&w, res);
-	resj = json_loadb(b.data, b.len, 0, NULL);
+	j = json_loadb(b.data, b.len, 0, NULL);
 	buf_release(&b);
+	return j ? j : json_array();
+}
+
+/* resj: the task's resources as JSON (taken). */
+static json_t *svc_task_info(const struct services *sv, const struct svc_app *a,
+                             const struct svc_task *t, json_t *resj,
+                             struct err *e)
+{
+	const struct app *app = &a->app;
+	const char *last = strrchr(app->id, '/');
+	json_t *ti;
+
 	ti = json_pack("{s:s,s:{s:s},s:{s:s},s:o}", "name",
 	               last ? last + 1 : app->id, "task_id", "value", t->id,
 	               "agent_id", "value", t->agent_id, "resources",
@@ -424,6 +462,22 @@ static struct svc_task *svc_task_new(struct svc_app *a,
 	return t;
 }
 
+/* Frees a task that was never attached. */
+static void svc_task_drop(struct svc_task *t)
+{
+	free(t->id);
+	free(t->app_id);
+	free(t->config_version);
+	free(t->agent_id);
+	free(t->hostname);
+	attributes_release(&t->attributes);
+	free(t->ports);
+	free(t->state);
+	free(t->ip);
+	free(t->resident_id);
+	free(t);
+}
+
 /* Launches as many instances of a as fit in o; appends TaskInfos. */
 static int svc_place_app(struct services *sv, struct svc_app *a,
                          struct svc_offer *o, int want, json_t *infos)
@@ -445,25 +499,14 @@ static int svc_place_app(struct services *sv, struct svc_app *a,
 		if (!svc_fit(sv, a, o, &taken, ports))
 			break;
 		t = svc_task_new(a, o, ports, a->app.nports);
-		ti = svc_task_info(sv, a, t, &taken, &e);
+		ti = svc_task_info(sv, a, t, svc_resources_json(&taken), &e);
 		if (!ti || svc_task_persist(sv, t, &e)) {
 			log_error(SVC_COMPONENT, "app=%s cannot launch: %s",
 			          a->app.id, e.msg);
 			resources_add(&o->avail, &taken);
 			resources_release(&taken);
 			json_decref(ti);
-			free(t->id);
-			t->id = NULL;
-			/* t is not attached: free its fields by hand. */
-			free(t->app_id);
-			free(t->config_version);
-			free(t->agent_id);
-			free(t->hostname);
-			attributes_release(&t->attributes);
-			free(t->ports);
-			free(t->state);
-			free(t->ip);
-			free(t);
+			svc_task_drop(t);
 			break;
 		}
 		resources_release(&taken);
@@ -477,6 +520,267 @@ static int svc_place_app(struct services *sv, struct svc_app *a,
 		log_info(SVC_COMPONENT, "app=%s task=%s agent=%s launching",
 		         a->app.id, t->id, t->hostname);
 	}
+	if (placed)
+		a->offers_used++;
+	return placed;
+}
+
+/* Persists t and attaches it; on failure frees it and returns false. */
+static bool svc_task_commit(struct services *sv, struct svc_app *a,
+                            struct svc_task *t, struct err *e)
+{
+	if (svc_task_persist(sv, t, e)) {
+		log_error(SVC_COMPONENT, "app=%s cannot launch: %s", a->app.id,
+		          e->msg);
+		svc_task_drop(t);
+		return false;
+	}
+	t->node.key = t->id;
+	hmap_insert(&sv->tasks, &t->node);
+	list_add_tail(&a->tasks, &t->app_link);
+	a->ntasks++;
+	sv->tasks_launched++;
+	return true;
+}
+
+/* A reserved resource of a resident, in Mesos's refined JSON form. */
+static json_t *svc_reserved(const struct services *sv, const char *name,
+                            double value, const char *role, const char *id)
+{
+	return json_pack(
+	    "{s:s,s:s,s:{s:f},s:[{s:s,s:s,s:s,s:{s:[{s:s,s:s}]}}],s:{s:s}}",
+	    "name", name, "type", "SCALAR", "scalar", "value", value,
+	    "reservations", "type", "DYNAMIC", "role", role, "principal",
+	    sv->cfg.principal, "labels", "labels", "key", SVC_RESIDENT_LABEL,
+	    "value", id, "allocation_info", "role", role);
+}
+
+/* The ports of a resident's task, from the offer's unreserved part. */
+static bool svc_resident_ports(const struct services *sv, struct svc_app *a,
+                               struct svc_offer *o, int *ports, json_t *res)
+{
+	int wanted[SVC_MAX_PORTS] = {0};
+	struct resources usable, taken;
+	json_t *pj;
+	bool ok;
+
+	svc_usable(sv, &a->app, &o->avail, &usable);
+	for (size_t i = 0; i < a->app.nports && a->app.require_ports; i++)
+		wanted[i] = a->app.ports[i].port;
+	resources_init(&taken);
+	ok = !resources_take_ports(&usable, a->app.nports, wanted, ports,
+	                           &taken);
+	resources_release(&usable);
+	if (!ok) {
+		a->declined_ports++;
+		resources_release(&taken);
+		return false;
+	}
+	BUG_ON(resources_subtract(&o->avail, &taken));
+	pj = svc_resources_json(&taken);
+	json_array_extend(res, pj);
+	json_decref(pj);
+	resources_release(&taken);
+	return true;
+}
+
+/* Relaunches idle residents of a on this offer's agent. */
+static int svc_relaunch_residents(struct services *sv, struct svc_app *a,
+                                  struct svc_offer *o, int want,
+                                  json_t *infos)
+{
+	struct hmap_node *n, *tmp;
+	int placed = 0;
+	size_t i;
+
+	HMAP_FOR_EACH_SAFE(&sv->residents, i, n, tmp)
+	{
+		struct svc_resident *r =
+		    container_of(n, struct svc_resident, node);
+		int ports[SVC_MAX_PORTS];
+		struct err e = {{0}};
+		struct svc_task *t;
+		json_t *res, *ti;
+
+		if (placed >= want || strcmp(r->app_id, a->app.id) ||
+		    strcmp(r->agent_id, o->agent_id) || svc_resident_task(sv, r))
+			continue;
+		res = svc_resident_offered(o->json, r->id);
+		if (!json_array_size(res) ||
+		    !svc_resident_ports(sv, a, o, ports, res)) {
+			json_decref(res);
+			continue;
+		}
+		t = svc_task_new(a, o, ports, a->app.nports);
+		t->resident_id = xstrdup(r->id);
+		ti = svc_task_info(sv, a, t, res, &e);
+		if (!ti) {
+			log_error(SVC_COMPONENT, "app=%s cannot launch: %s",
+			          a->app.id, e.msg);
+			svc_task_drop(t);
+			break;
+		}
+		if (!svc_task_commit(sv, a, t, &e)) {
+			json_decref(ti);
+			break;
+		}
+		json_array_append_new(infos, ti);
+		placed++;
+		log_info(SVC_COMPONENT,
+		         "app=%s task=%s resident=%s agent=%s relaunching on "
+		         "its reservation",
+		         a->app.id, t->id, r->id, t->hostname);
+	}
+	return placed;
+}
+
+/*
+ * A new resident: RESERVE cpus, mem and disk (the app's disk plus its
+ * volumes) from the offer's unreserved resources for our role, CREATE
+ * the volumes, and LAUNCH the first task on them.
+ */
+static bool svc_new_resident(struct services *sv, struct svc_app *a,
+                             struct svc_offer *o, json_t *pre, json_t *infos)
+{
+	const struct app *app = &a->app;
+	struct resources usable, taken;
+	int ports[SVC_MAX_PORTS];
+	double disk = app->disk;
+	struct svc_resident *r;
+	struct err e = {{0}};
+	struct svc_task *t;
+	json_t *reserve, *volumes, *res, *ti;
+	const char *role = NULL;
+	char uuid[IDS_UUID_STRLEN];
+	char *prefix;
+	bool ok;
+
+	for (size_t i = 0; i < app->nvolumes; i++)
+		disk += app->volumes[i].persistent_size;
+	/* Only unreserved resources can be reserved. */
+	svc_usable(sv, app, &o->avail, &usable);
+	for (size_t i = 0; i < usable.n; i++)
+		if (strcmp(usable.v[i].role, "*") &&
+		    usable.v[i].type == RESOURCE_SCALAR)
+			usable.v[i].scalar = 0;
+	resources_init(&taken);
+	ok = !resources_take_scalar(&usable, "cpus", res_from_double(app->cpus),
+	                            &taken) &&
+	     !resources_take_scalar(&usable, "mem", res_from_double(app->mem),
+	                            &taken) &&
+	     !resources_take_scalar(&usable, "disk", res_from_double(disk),
+	                            &taken);
+	resources_release(&usable);
+	for (size_t i = 0; ok && i < taken.n; i++)
+		role = taken.v[i].alloc_role;
+	if (!ok || !role || !strcmp(role, "*")) {
+		if (ok)
+			a->declined_role++;
+		else
+			svc_refuse_resource(a, &o->avail, &o->avail);
+		resources_release(&taken);
+		return false;
+	}
+	BUG_ON(resources_subtract(&o->avail, &taken));
+	res = json_array();
+	if (!svc_resident_ports(sv, a, o, ports, res)) {
+		resources_add(&o->avail, &taken);
+		resources_release(&taken);
+		json_decref(res);
+		return false;
+	}
+	ids_uuid_str(uuid);
+	prefix = svc_task_prefix(app->id);
+	r = xcalloc(1, sizeof(*r));
+	r->id = xasprintf("%s.resident.%s", prefix, uuid);
+	free(prefix);
+	r->app_id = xstrdup(app->id);
+	r->agent_id = xstrdup(o->agent_id);
+	r->hostname = xstrdup(o->hostname);
+	r->ip = o->ip ? xstrdup(o->ip) : NULL;
+	attributes_copy(&r->attributes, &o->attributes);
+	reserve = json_array();
+	volumes = json_array();
+	json_array_append_new(reserve,
+	                      svc_reserved(sv, "cpus", app->cpus, role, r->id));
+	json_array_append_new(reserve,
+	                      svc_reserved(sv, "mem", app->mem, role, r->id));
+	json_array_append_new(reserve,
+	                      svc_reserved(sv, "disk", disk, role, r->id));
+	json_array_append_new(res,
+	                      svc_reserved(sv, "cpus", app->cpus, role, r->id));
+	json_array_append_new(res,
+	                      svc_reserved(sv, "mem", app->mem, role, r->id));
+	if (app->disk > 0)
+		json_array_append_new(
+		    res, svc_reserved(sv, "disk", app->disk, role, r->id));
+	for (size_t i = 0; i < app->nvolumes; i++) {
+		const struct app_volume *v = &app->volumes[i];
+		json_t *vol;
+		char *pid;
+
+		if (v->persistent_size <= 0)
+			continue;
+		pid = xasprintf("%s#%s", r->id, v->container_path);
+		vol = svc_reserved(sv, "disk", v->persistent_size, role, r->id);
+		json_object_set_new(
+		    vol, "disk",
+		    json_pack("{s:{s:s,s:s},s:{s:s,s:s}}", "persistence", "id",
+		              pid, "principal", sv->cfg.principal, "volume",
+		              "container_path", v->container_path, "mode",
+		              v->mode ? v->mode : "RW"));
+		json_array_append(volumes, vol);
+		json_array_append_new(res, vol);
+		free(pid);
+	}
+	resources_release(&taken);
+	/* Persist, then reserve: a lost reservation is found again by its
+	 * label; a lost record makes the reservation an orphan, released. */
+	t = svc_task_new(a, o, ports, app->nports);
+	if (svc_resident_add(sv, r, &e)) {
+		log_error(SVC_COMPONENT, "app=%s cannot reserve: %s", app->id,
+		          e.msg);
+		svc_task_drop(t);
+		json_decref(reserve);
+		json_decref(volumes);
+		json_decref(res);
+		return false;
+	}
+	t->resident_id = xstrdup(r->id);
+	ti = svc_task_info(sv, a, t, res, &e);
+	if (!ti || !svc_task_commit(sv, a, t, &e)) {
+		if (!ti)
+			svc_task_drop(t);
+		json_decref(ti);
+		json_decref(reserve);
+		json_decref(volumes);
+		return false;
+	}
+	json_array_append_new(pre, json_pack("{s:s,s:{s:o}}", "type", "RESERVE",
+	                                     "reserve", "resources", reserve));
+	json_array_append_new(pre, json_pack("{s:s,s:{s:o}}", "type", "CREATE",
+	                                     "create", "volumes", volumes));
+	json_array_append_new(infos, ti);
+	log_info(SVC_COMPONENT,
+	         "app=%s task=%s resident=%s agent=%s reserving and creating "
+	         "its volumes",
+	         app->id, t->id, r->id, t->hostname);
+	return true;
+}
+
+static int svc_place_resident(struct services *sv, struct svc_app *a,
+                              struct svc_offer *o, int want, json_t *pre,
+                              json_t *infos)
+{
+	int placed;
+
+	a->offers_seen++;
+	placed = svc_relaunch_residents(sv, a, o, want, infos);
+	while (placed < want && a->app.nports <= SVC_MAX_PORTS &&
+	       svc_resident_count(sv, a->app.id) < (size_t)a->app.instances &&
+	       svc_constraints_pass(sv, a, o) &&
+	       svc_new_resident(sv, a, o, pre, infos))
+		placed++;
 	if (placed)
 		a->offers_used++;
 	return placed;
@@ -496,7 +800,7 @@ static void svc_offer_one(struct services *sv, json_t *offer,
                           struct svc_app **apps, int *want, size_t napps)
 {
 	struct svc_offer o = {0};
-	json_t *infos = json_array();
+	json_t *infos = json_array(), *ops = json_array();
 	struct err e = {{0}};
 
 	o.id = json_string_value(
@@ -523,16 +827,27 @@ static void svc_offer_one(struct services *sv, json_t *offer,
 	}
 	if (!o.hostname)
 		o.hostname = "";
+	o.json = offer;
 	for (size_t i = 0; i < napps; i++) {
 		if (want[i] <= 0)
 			continue;
-		want[i] -= svc_place_app(sv, apps[i], &o, want[i], infos);
+		if (svc_app_is_resident(&apps[i]->app))
+			want[i] -= svc_place_resident(sv, apps[i], &o, want[i],
+			                              ops, infos);
+		else
+			want[i] -= svc_place_app(sv, apps[i], &o, want[i],
+			                         infos);
 	}
-	if (json_array_size(infos)) {
-		int rc = atoll_scheduler_launch(sv->sched, o.id, infos,
+	if (json_array_size(infos))
+		json_array_append_new(ops, json_pack("{s:s,s:{s:O}}", "type",
+		                                     "LAUNCH", "launch",
+		                                     "task_infos", infos));
+	svc_resident_gc_ops(sv, offer, ops);
+	if (json_array_size(ops)) {
+		int rc = atoll_scheduler_accept(sv->sched, &o.id, 1, ops,
 		                                SVC_DECLINE_SECONDS);
 
-		infos = NULL;
+		ops = NULL;
 		if (rc)
 			log_warn(SVC_COMPONENT,
 			         "offer=%s cannot send the launch: %s; "
@@ -544,6 +859,7 @@ static void svc_offer_one(struct services *sv, json_t *offer,
 	}
 out:
 	json_decref(infos);
+	json_decref(ops);
 	attributes_release(&o.attributes);
 	resources_release(&o.avail);
 }

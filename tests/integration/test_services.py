@@ -591,6 +591,67 @@ def test_serverset_announcements_follow_health():
         wait_for(lambda: members() == [], 30, "members withdrawn")
 
 
+def reservations(c):
+    """Dynamically reserved resources of every agent (operator API)."""
+    st, _, body = http_request(c.master.port, "POST", "/api/v1", json.dumps({"type": "GET_AGENTS"}),
+                               {"Content-Type": "application/json", "Accept": "application/json"})
+    assert st == 200, body
+    return [r for a in json.loads(body)["get_agents"]["agents"] for r in a["total_resources"]
+            if any(x.get("type") == "DYNAMIC" for x in r.get("reservations", []))]
+
+
+def volume_logs(c):
+    """The volumes' 'log' files on the agents (what ./db.sh wrote)."""
+    out = {}
+    for a in c.agents:
+        root = os.path.join(c.dir, a.name, "work", "volumes")
+        for d, _, files in os.walk(root):
+            if "log" in files:
+                with open(os.path.join(d, "log")) as f:
+                    out[os.path.basename(d)] = f.read().split()
+    return out
+
+
+def test_persistent_volume_app_of_the_slides():
+    """The slide's stateful app: one resident instance reserves its
+    resources and a 128 MB volume on one agent; every relaunch (kill,
+    restart) comes back there with the same data; deleting the app destroys
+    the volume and releases the reservation. The slide's ./db.sh is
+    provided by the test through `fetch` (the only addition)."""
+    d = tempfile.mkdtemp(prefix="atoll-db-")
+    db = os.path.join(d, "db.sh")
+    with open(db, "w") as f:
+        f.write("#!/bin/sh\necho start >> \"$1/log\"\nexec sleep 3600\n")
+    with Cluster(agents=2) as c:
+        m = c.start_services(["--mesos-role", "services"])
+        app = example("marathon-persistent-volume.json")
+        app["fetch"] = [{"uri": db, "executable": True}]
+        m.ok("POST", "/v2/apps", app)
+        (t1,) = m.wait_running("/foo", 1, timeout=30)
+        m.wait_deployed()
+        wait_for(lambda: list(volume_logs(c).values()) == [["start"]], 10, "the first start on the volume")
+        reserved = reservations(c)
+        assert sorted(r["name"] for r in reserved) == ["cpus", "disk", "mem"], reserved
+        assert [r for r in reserved if r.get("disk", {}).get("volume", {}).get("container_path") == "data"], reserved
+        # Killed: relaunched on the same agent, on the same volume.
+        m.ok("DELETE", "/v2/apps/foo/tasks/" + t1["id"])
+        wait_for(lambda: [t for t in m.tasks("/foo") if t["id"] != t1["id"] and t["state"] == "TASK_RUNNING"],
+                 30, "the relaunch")
+        (t2,) = m.tasks("/foo")
+        assert t2["host"] == t1["host"], (t1, t2)
+        wait_for(lambda: list(volume_logs(c).values()) == [["start", "start"]], 10, "the second start")
+        # A restart (rolling, resident: kill first) keeps the data too.
+        m.ok("POST", "/v2/apps/foo/restart")
+        m.wait_deployed(30)
+        (t3,) = m.wait_running("/foo", 1)
+        assert t3["host"] == t1["host"] and t3["id"] != t2["id"], (t1, t3)
+        wait_for(lambda: list(volume_logs(c).values()) == [["start", "start", "start"]], 10, "the third start")
+        # Deleting the app destroys the volume and releases everything.
+        m.ok("DELETE", "/v2/apps/foo")
+        wait_for(lambda: volume_logs(c) == {}, 30, "the volume destroyed")
+        wait_for(lambda: reservations(c) == [], 30, "the reservation released")
+
+
 def test_bad_input_gets_422_naming_the_field():
     with Cluster(agents=1) as c:
         m = c.start_services()
@@ -658,6 +719,7 @@ if __name__ == "__main__":
         test_crash_loop_backoff,
         test_unreachable_inactive_after_and_surplus,
         test_serverset_announcements_follow_health,
+        test_persistent_volume_app_of_the_slides,
         test_bad_input_gets_422_naming_the_field,
         test_versions_and_rollback_by_version,
     ])

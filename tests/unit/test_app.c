@@ -274,7 +274,7 @@ static void test_health_check_defaults(void **state)
 	app_release(&a);
 
 	app_ok(&a,
-	       "{\"id\":\"a\",\"portDefinitions\":[{\"name\":\"http-api\"}],"
+	       "{\"id\":\"a\",\"cmd\":\"x\",\"portDefinitions\":[{\"name\":\"http-api\"}],"
 	       "\"readinessChecks\":[{}]}");
 	assert_int_equal(a.nreadiness_checks, 1);
 	assert_string_equal(a.readiness_checks[0].name, "readinessCheck");
@@ -312,7 +312,7 @@ static void test_old_forms(void **state)
 	app_release(&a);
 
 	/* null means "use the default", as in Marathon */
-	app_ok(&a, "{\"id\":\"a\",\"cmd\":null,\"cpus\":null,\"user\":null}");
+	app_ok(&a, "{\"id\":\"a\",\"cmd\":null,\"args\":[\"x\"],\"cpus\":null,\"user\":null}");
 	assert_null(a.cmd);
 	assert_true(a.cpus == 1);
 	app_release(&a);
@@ -604,7 +604,8 @@ static void test_collects_all(void **state)
 	assert_problem(&p, "all", "/apps(1)/healthChecks(0)/protocol", "'X'");
 	assert_problem(&p, "all", "/apps(1)/healthChecks(0)/timeoutSeconds",
 	               "got -1");
-	assert_int_equal(p.n, 6);
+	assert_problem(&p, "all", "/apps(1)/cmd", "give cmd or args");
+	assert_int_equal(p.n, 7);
 	app_release(&a);
 	app_release(&a); /* a released app is empty: harmless */
 	app_problems_release(&p);
