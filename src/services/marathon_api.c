@@ -37,6 +37,7 @@
 #include "lib/err.h"
 #include "lib/http.h"
 #include "lib/jsonw.h"
+#include "lib/leader.h"
 #include "lib/log.h"
 #include "lib/prometheus.h"
 #include "lib/store.h"
@@ -712,7 +713,7 @@ static void api_wipe(struct services *sv, struct svc_task **v, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		struct svc_resident *r =
 		    v[i]->resident_id ? svc_resident_find(sv, v[i]->resident_id)
-		                      : NULL;
+				      : NULL;
 
 		if (r)
 			svc_resident_forget(sv, r);
@@ -1602,6 +1603,37 @@ static bool api_prefix(const char *path, const char *prefix, const char **rest)
 	return true;
 }
 
+/*
+ * A standby (HA mode, not elected): /ping answers, /v2/leader names the
+ * leader, everything else is redirected to it with a 307 (Marathon
+ * proxies instead; a redirect keeps standbys stateless), or 503 while no
+ * leader is known.
+ */
+static void api_standby(struct services *sv, struct http_request *req)
+{
+	const struct leader_info *l =
+	    sv->detector ? leader_detector_leader(sv->detector) : NULL;
+	char *where;
+
+	if (!strcmp(req->path, "/ping")) {
+		http_respond(req, 200, "text/plain", "pong\n", 5);
+		return;
+	}
+	if (!l) {
+		api_message(req, 503, "no leader elected yet; retry later");
+		return;
+	}
+	if (!strcmp(req->path, "/v2/leader")) {
+		api_json(req, 200, json_pack("{s:s}", "leader", l->endpoint));
+		return;
+	}
+	where = xasprintf("http://%s%s", l->endpoint, req->target);
+	http_request_add_header(req, "Location", where);
+	http_request_add_header(req, "X-Marathon-Leader", l->endpoint);
+	api_message(req, 307, "not the leader: the leader is %s", l->endpoint);
+	free(where);
+}
+
 void svc_api_handle(struct http_request *req, void *arg)
 {
 	struct services *sv = arg;
@@ -1609,6 +1641,10 @@ void svc_api_handle(struct http_request *req, void *arg)
 
 	if (sv->stopping) {
 		api_message(req, 503, "shutting down");
+		return;
+	}
+	if (!sv->leading) {
+		api_standby(sv, req);
 		return;
 	}
 	if (!strcmp(p, "/ping")) {

@@ -44,6 +44,7 @@
 #include "lib/compat.h"
 #include "services/services_int.h"
 
+#include <arpa/inet.h>
 #include <math.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -59,7 +60,10 @@
 #include "lib/jsonw.h"
 #include "lib/log.h"
 #include "lib/store.h"
+#include "lib/leader.h"
 #include "lib/timeutil.h"
+#include "lib/version.h"
+#include "lib/zk.h"
 #include "model/mesos.h"
 #include "services/plan.h"
 #include "services/services.h"
@@ -84,8 +88,8 @@ static const struct flag_def svc_flags[] = {
     FLAG_DEF(struct services_config, role, "mesos-role", FLAG_STRING, "*", 0, 0,
              "the framework's role"),
     FLAG_DEF(struct services_config, principal,
-             "mesos-authentication-principal", FLAG_STRING, "atoll-services",
-             0, 0,
+             "mesos-authentication-principal", FLAG_STRING, "atoll-services", 0,
+             0,
              "the framework's principal (owner of its reservations and "
              "volumes)"),
     FLAG_DEF(struct services_config, user, "mesos-user", FLAG_STRING, NULL, 0,
@@ -109,6 +113,10 @@ static const struct flag_def svc_flags[] = {
     FLAG_DEF(struct services_config, zk, "zk", FLAG_STRING, NULL, 0, 0,
              "zk://host:port,.../path: announce healthy instances as "
              "ServerSets (Aurora's format) under <path>/serversets/<app>"),
+    FLAG_DEF(struct services_config, zk_session_timeout, "zk-session-timeout",
+             FLAG_DURATION, "10secs", 1, 600,
+             "ZooKeeper session timeout (a dead leader is replaced after "
+             "about this long)"),
     FLAG_DEF(struct services_config, hostname, "hostname", FLAG_STRING, NULL, 0,
              0, "hostname advertised in /v2/info and /v2/leader"),
 };
@@ -1083,23 +1091,35 @@ static void svc_stop_cb(uv_signal_t *h, int signum)
 		return;
 	log_info(SVC_COMPONENT, "stopping (our tasks keep running)");
 	sv->stopping = true;
-	uv_timer_stop(&sv->tick);
-	uv_idle_stop(&sv->kick);
+	leader_contender_free(sv->contender);
+	sv->contender = NULL;
+	leader_detector_free(sv->detector);
+	sv->detector = NULL;
+	if (sv->leading) {
+		uv_timer_stop(&sv->tick);
+		uv_idle_stop(&sv->kick);
+		uv_close((uv_handle_t *)&sv->tick, NULL);
+		uv_close((uv_handle_t *)&sv->kick, NULL);
+	}
 	svc_events_release(sv);
 	svc_ready_release(sv);
 	svc_serverset_release(sv);
-	atoll_scheduler_stop(sv->sched);
+	if (sv->sched)
+		atoll_scheduler_stop(sv->sched);
 	http_server_close(sv->http);
 	sv->http = NULL;
 	atoll_scheduler_free(sv->sched);
 	sv->sched = NULL;
-	uv_close((uv_handle_t *)&sv->tick, NULL);
-	uv_close((uv_handle_t *)&sv->kick, NULL);
 	uv_close((uv_handle_t *)&sv->sigint, NULL);
 	uv_close((uv_handle_t *)&sv->sigterm, NULL);
 }
 
-static int svc_start(struct services *sv, struct err *e)
+/*
+ * Becomes the acting framework: opens the store (SQLite in --work-dir, or
+ * ZooKeeper under <zk path>/state in HA mode), loads the state, subscribes
+ * to the master and starts the reconcile pass.
+ */
+static int svc_lead(struct services *sv, struct err *e)
 {
 	static const struct atoll_scheduler_callbacks cb = {
 	    .subscribed = svc_on_subscribed,
@@ -1110,18 +1130,18 @@ static int svc_start(struct services *sv, struct err *e)
 	    .disconnected = svc_on_disconnected,
 	};
 	struct atoll_scheduler_opts opts = {0};
-	struct http_server_opts hopts = {0};
 	const char *why = NULL;
 	char *path, *fi;
 	int rc;
 
-	if (!sv->cfg.work_dir)
-		return err_set(e, "--work-dir is required (it holds the "
-		                  "store, services.db)");
-	if (mkdir(sv->cfg.work_dir, 0750) && errno != EEXIST)
-		return err_set(e, "--work-dir: cannot create '%s': %s",
-		               sv->cfg.work_dir, strerror(errno));
-	path = xasprintf("%s/services.db", sv->cfg.work_dir);
+	if (sv->zk.hosts) {
+		path = xasprintf("zk://%s%s/state", sv->zk.hosts, sv->zk.path);
+	} else {
+		if (mkdir(sv->cfg.work_dir, 0750) && errno != EEXIST)
+			return err_set(e, "--work-dir: cannot create '%s': %s",
+			               sv->cfg.work_dir, strerror(errno));
+		path = xasprintf("%s/services.db", sv->cfg.work_dir);
+	}
 	rc = store_open(path, &sv->store, e);
 	free(path);
 	if (rc)
@@ -1135,15 +1155,6 @@ static int svc_start(struct services *sv, struct err *e)
 	log_info(SVC_COMPONENT, "loaded apps=%zu tasks=%zu framework=%s",
 	         sv->apps.count, sv->tasks.count,
 	         sv->framework_id ? sv->framework_id : "(new)");
-	hopts.ip = sv->cfg.ip;
-	hopts.port = (int)sv->cfg.port;
-	sv->http = http_server_new(sv->loop, &hopts, svc_api_handle, sv);
-	if ((rc = http_server_listen(sv->http, e)))
-		return rc;
-	if (sv->cfg.port_file &&
-	    (rc = svc_write_port_file(sv->cfg.port_file,
-	                              http_server_port(sv->http), e)))
-		return rc;
 	fi = svc_framework_info(sv);
 	opts.master = sv->cfg.master;
 	opts.framework_info = fi;
@@ -1158,8 +1169,116 @@ static int svc_start(struct services *sv, struct err *e)
 	uv_timer_start(&sv->tick, svc_tick_cb, SVC_TICK_MS, SVC_TICK_MS);
 	uv_idle_init(sv->loop, &sv->kick);
 	sv->kick.data = sv;
-	log_info(SVC_COMPONENT, "listening port=%d master=%s",
+	sv->leading = true;
+	log_info(SVC_COMPONENT, "leading: port=%d master=%s",
 	         http_server_port(sv->http), sv->cfg.master);
+	return 0;
+}
+
+/* Our "MasterInfo" for the election znode, so that the detector (and any
+ * Mesos-aware tool) finds where the leading services framework listens. */
+static char *svc_leader_info(struct services *sv)
+{
+	int port = http_server_port(sv->http);
+	char host[256], uuid[IDS_UUID_STRLEN];
+	struct in_addr in = {0};
+	json_t *info;
+	char *text;
+
+	if (gethostname(host, sizeof(host)))
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	if (inet_pton(AF_INET, sv->cfg.ip, &in) != 1)
+		in.s_addr = htonl(INADDR_LOOPBACK);
+	ids_uuid_str(uuid);
+	info = json_pack("{s:s,s:I,s:i,s:s,s:s,s:s,s:{s:s,s:s,s:i}}", "id",
+	                 uuid, "ip", (json_int_t)in.s_addr, "port", port,
+	                 "hostname", sv->cfg.hostname ? sv->cfg.hostname : host,
+	                 "version", ATOLL_VERSION, "pid", "services", "address",
+	                 "hostname", sv->cfg.hostname ? sv->cfg.hostname : host,
+	                 "ip", sv->cfg.ip, "port", port);
+	text = json_dumps(info, JSON_COMPACT);
+	json_decref(info);
+	return text;
+}
+
+static void svc_on_election(struct leader_contender *c, enum leader_event ev,
+                            const char *why, void *arg)
+{
+	struct services *sv = arg;
+	struct err e = {{0}};
+
+	(void)c;
+	if (ev == LEADER_LOST) {
+		/* Crash-only, as Marathon and Mesos: a leader that may have
+		 * been replaced must stop acting at once; the supervisor
+		 * restarts us as a standby. */
+		log_error(SVC_COMPONENT, "leadership lost (%s): exiting", why);
+		fflush(stderr);
+		_exit(1);
+	}
+	log_info(SVC_COMPONENT, "elected leader");
+	if (svc_lead(sv, &e)) {
+		log_error(SVC_COMPONENT, "cannot lead: %s", e.msg);
+		fflush(stderr);
+		_exit(1);
+	}
+}
+
+static void svc_on_leader(struct leader_detector *d,
+                          const struct leader_info *leader, void *arg)
+{
+	(void)d;
+	(void)arg;
+	log_info(SVC_COMPONENT, "leader is %s",
+	         leader ? leader->endpoint : "(none)");
+}
+
+static int svc_start(struct services *sv, struct err *e)
+{
+	struct leader_contender_opts copts = {0};
+	struct http_server_opts hopts = {0};
+	char *election, *info;
+	int rc;
+
+	if (sv->cfg.zk) {
+		if ((rc = zk_url_parse(sv->cfg.zk, &sv->zk, e)))
+			return err_prefix(e, "--zk");
+	} else if (!sv->cfg.work_dir) {
+		return err_set(e, "--work-dir is required (it holds the "
+		                  "store, services.db), or --zk for high "
+		                  "availability");
+	}
+	hopts.ip = sv->cfg.ip;
+	hopts.port = (int)sv->cfg.port;
+	sv->http = http_server_new(sv->loop, &hopts, svc_api_handle, sv);
+	if ((rc = http_server_listen(sv->http, e)))
+		return rc;
+	if (sv->cfg.port_file &&
+	    (rc = svc_write_port_file(sv->cfg.port_file,
+	                              http_server_port(sv->http), e)))
+		return rc;
+	if (!sv->zk.hosts)
+		return svc_lead(sv, e);
+	/* High availability: lead only once elected; meanwhile answer the
+	 * API with redirects to the leader. */
+	election = xasprintf("zk://%s%s/leader", sv->zk.hosts, sv->zk.path);
+	info = svc_leader_info(sv);
+	copts.zk = election;
+	copts.master_info = info;
+	copts.session_timeout = sv->cfg.zk_session_timeout;
+	sv->contender =
+	    leader_contender_new(sv->loop, &copts, svc_on_election, sv, e);
+	if (sv->contender)
+		sv->detector = leader_detector_new(sv->loop, election,
+		                                   sv->cfg.zk_session_timeout,
+		                                   svc_on_leader, sv, e);
+	free(election);
+	free(info);
+	if (!sv->contender || !sv->detector)
+		return -EINVAL;
+	log_info(SVC_COMPONENT, "standby: port=%d, contending under %s",
+	         http_server_port(sv->http), sv->cfg.zk);
 	return 0;
 }
 
@@ -1182,6 +1301,9 @@ static void svc_free(struct services *sv)
 	svc_events_release(sv);
 	svc_ready_release(sv);
 	svc_serverset_release(sv);
+	leader_contender_free(sv->contender);
+	leader_detector_free(sv->detector);
+	zk_url_release(&sv->zk);
 	store_close(sv->store);
 	free(sv->framework_id);
 	flags_release(svc_flags, ARRAY_SIZE(svc_flags), &sv->cfg);
@@ -1247,6 +1369,10 @@ int services_main(int argc, char **argv)
 	goto out;
 out_close:
 	/* Partially started: close what exists and drain the loop. */
+	leader_contender_free(sv.contender);
+	sv.contender = NULL;
+	leader_detector_free(sv.detector);
+	sv.detector = NULL;
 	if (sv.http)
 		http_server_close(sv.http);
 	sv.http = NULL;

@@ -25,6 +25,7 @@
 
 #include "lib/hmap.h"
 #include "lib/list.h"
+#include "lib/zk.h"
 #include "model/resources.h"
 #include "services/app.h"
 
@@ -55,7 +56,8 @@ struct services_config {
 	long event_buffer;
 	char *log_level;
 	char *hostname;
-	char *zk; /* zk://hosts/path: ServerSet announcements */
+	char *zk; /* zk://hosts/path: HA (election, state), ServerSets */
+	double zk_session_timeout;
 };
 
 /* A task as the framework tracks it. */
@@ -180,8 +182,8 @@ struct services {
 	struct atoll_scheduler *sched;
 	struct http_server *http;
 	char *framework_id;
-	struct hmap apps;  /* struct svc_app */
-	struct hmap tasks; /* struct svc_task */
+	struct hmap apps;      /* struct svc_app */
+	struct hmap tasks;     /* struct svc_task */
 	struct hmap residents; /* struct svc_resident */
 	/* Forgotten residents whose reservations wait for an offer to be
 	 * released (svc_resident.c); while any, offers are not suppressed. */
@@ -203,6 +205,11 @@ struct services {
 	struct list probes;       /* readiness probes in flight */
 	struct list probes_done;  /* finished readiness probes to free */
 	struct svc_announcer *announcer; /* NULL without --zk */
+	/* High availability (--zk): */
+	struct zk_url zk; /* parsed --zk (hosts NULL without) */
+	struct leader_contender *contender;
+	struct leader_detector *detector;
+	bool leading; /* elected (always, without --zk) */
 	uv_signal_t sigint, sigterm;
 	uint64_t offers_total;
 	uint64_t tasks_launched;
@@ -297,8 +304,7 @@ void svc_resident_release_all(struct services *sv);
 json_t *svc_resident_offered(const json_t *offer, const char *id);
 /* Appends DESTROY and UNRESERVE operations for every resource of the
  * offer labelled for a resident we no longer have. */
-void svc_resident_gc_ops(struct services *sv, const json_t *offer,
-                         json_t *ops);
+void svc_resident_gc_ops(struct services *sv, const json_t *offer, json_t *ops);
 
 /* ---- svc_serverset.c -------------------------------------------------- */
 

@@ -338,8 +338,8 @@ static json_t *svc_command(const struct services *sv, const struct svc_app *a,
 		json_t *u = json_pack(
 		    "{s:s,s:b,s:b,s:b}", "value", app->fetch[i].uri, "extract",
 		    app->fetch[i].extract && !app->fetch[i].executable,
-		    "executable",
-		    app->fetch[i].executable, "cache", app->fetch[i].cache);
+		    "executable", app->fetch[i].executable, "cache",
+		    app->fetch[i].cache);
 
 		if (app->fetch[i].dest_path)
 			json_object_set_new(
@@ -586,8 +586,7 @@ static bool svc_resident_ports(const struct services *sv, struct svc_app *a,
 
 /* Relaunches idle residents of a on this offer's agent. */
 static int svc_relaunch_residents(struct services *sv, struct svc_app *a,
-                                  struct svc_offer *o, int want,
-                                  json_t *infos)
+                                  struct svc_offer *o, int want, json_t *infos)
 {
 	struct hmap_node *n, *tmp;
 	int placed = 0;
@@ -603,7 +602,8 @@ static int svc_relaunch_residents(struct services *sv, struct svc_app *a,
 		json_t *res, *ti;
 
 		if (placed >= want || strcmp(r->app_id, a->app.id) ||
-		    strcmp(r->agent_id, o->agent_id) || svc_resident_task(sv, r))
+		    strcmp(r->agent_id, o->agent_id) ||
+		    svc_resident_task(sv, r))
 			continue;
 		res = svc_resident_offered(o->json, r->id);
 		if (!json_array_size(res) ||
@@ -835,8 +835,8 @@ static void svc_offer_one(struct services *sv, json_t *offer,
 			want[i] -= svc_place_resident(sv, apps[i], &o, want[i],
 			                              ops, infos);
 		else
-			want[i] -= svc_place_app(sv, apps[i], &o, want[i],
-			                         infos);
+			want[i] -=
+			    svc_place_app(sv, apps[i], &o, want[i], infos);
 	}
 	if (json_array_size(infos))
 		json_array_append_new(ops, json_pack("{s:s,s:{s:O}}", "type",

@@ -70,10 +70,11 @@ bool svc_resident_releases_pending(struct services *sv)
 		    container_of(n, struct svc_release, node);
 
 		if (now - rl->since > SVC_RELEASE_WAIT) {
-			log_warn(SVC_COMPONENT,
-			         "resident=%s no offer showed its reservation "
-			         "for %.0f s; it will be released when one does",
-			         rl->id, SVC_RELEASE_WAIT);
+			log_warn(
+			    SVC_COMPONENT,
+			    "resident=%s no offer showed its reservation "
+			    "for %.0f s; it will be released when one does",
+			    rl->id, SVC_RELEASE_WAIT);
 			svc_release_drop(sv, rl);
 		}
 	}
@@ -138,8 +139,7 @@ static json_t *svc_resident_record(const struct svc_resident *r)
 	return rec;
 }
 
-int svc_resident_add(struct services *sv, struct svc_resident *r,
-                     struct err *e)
+int svc_resident_add(struct services *sv, struct svc_resident *r, struct err *e)
 {
 	json_t *rec = svc_resident_record(r);
 	char *text = json_dumps(rec, JSON_COMPACT);
@@ -206,8 +206,8 @@ size_t svc_resident_count(struct services *sv, const char *app_id)
 	return count;
 }
 
-static int svc_resident_load_one(const char *key, const char *val,
-                                 size_t len, void *arg)
+static int svc_resident_load_one(const char *key, const char *val, size_t len,
+                                 void *arg)
 {
 	struct services *sv = arg;
 	json_t *rec = json_loadb(val, len, 0, NULL);
@@ -226,8 +226,8 @@ static int svc_resident_load_one(const char *key, const char *val,
 	r->id = xstrdup(key);
 	r->app_id = xstrdup(app);
 	r->agent_id = xstrdup(agent);
-	r->hostname = xstrdup(
-	    json_string_value(json_object_get(rec, "host")) ?: "");
+	r->hostname =
+	    xstrdup(json_string_value(json_object_get(rec, "host")) ?: "");
 	if (json_string_value(json_object_get(rec, "ip")))
 		r->ip = xstrdup(json_string_value(json_object_get(rec, "ip")));
 	attributes_init(&r->attributes);
@@ -251,8 +251,8 @@ static const char *svc_resource_label(const json_t *r)
 {
 	json_t *resv = json_object_get(r, "reservations");
 	json_t *top = json_array_get(resv, json_array_size(resv) - 1);
-	json_t *labels = json_object_get(json_object_get(top, "labels"),
-	                                 "labels");
+	json_t *labels =
+	    json_object_get(json_object_get(top, "labels"), "labels");
 	json_t *l;
 	size_t i;
 
@@ -282,8 +282,7 @@ json_t *svc_resident_offered(const json_t *offer, const char *id)
 	return out;
 }
 
-void svc_resident_gc_ops(struct services *sv, const json_t *offer,
-                         json_t *ops)
+void svc_resident_gc_ops(struct services *sv, const json_t *offer, json_t *ops)
 {
 	json_t *destroy = json_array(), *unreserve = json_array();
 	json_t *r;
@@ -308,18 +307,17 @@ void svc_resident_gc_ops(struct services *sv, const json_t *offer,
 			json_object_del(plain, "disk");
 		}
 		json_array_append_new(unreserve, plain);
-		log_info(SVC_COMPONENT,
-		         "resident=%s releasing its orphaned %s", label,
-		         json_string_value(json_object_get(r, "name")));
+		log_info(SVC_COMPONENT, "resident=%s releasing its orphaned %s",
+		         label, json_string_value(json_object_get(r, "name")));
 	}
 	if (json_array_size(destroy))
-		json_array_append_new(
-		    ops, json_pack("{s:s,s:{s:O}}", "type", "DESTROY",
-		                   "destroy", "volumes", destroy));
+		json_array_append_new(ops, json_pack("{s:s,s:{s:O}}", "type",
+		                                     "DESTROY", "destroy",
+		                                     "volumes", destroy));
 	if (json_array_size(unreserve))
-		json_array_append_new(
-		    ops, json_pack("{s:s,s:{s:O}}", "type", "UNRESERVE",
-		                   "unreserve", "resources", unreserve));
+		json_array_append_new(ops, json_pack("{s:s,s:{s:O}}", "type",
+		                                     "UNRESERVE", "unreserve",
+		                                     "resources", unreserve));
 	json_decref(destroy);
 	json_decref(unreserve);
 }

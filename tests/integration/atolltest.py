@@ -219,7 +219,10 @@ class Cluster:
                                 "--log-level", "debug"] + list(args))
         self.daemons.insert(1, d)  # stopped before the master
         d.start()
-        return Marathon(d)
+        m = Marathon(d)
+        # In HA mode (--zk) it answers only once elected.
+        wait_for(lambda: m.req("GET", "/v2/info")[0] == 200, 30, "the services framework leading")
+        return m
 
 
 class Marathon:

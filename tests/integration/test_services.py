@@ -652,6 +652,53 @@ def test_persistent_volume_app_of_the_slides():
         wait_for(lambda: reservations(c) == [], 30, "the reservation released")
 
 
+def test_high_availability_failover():
+    """Two `atoll services` with --zk: one leads (state in ZooKeeper), the
+    other redirects to it; kill -9 of the leader: the standby takes over
+    with the same framework and tasks, launching nothing twice."""
+    why = zkserver.missing()
+    if why:
+        print("skip test_high_availability_failover: %s" % why)
+        return
+    from atolltest import Daemon
+    with zkserver.ZkServer() as zk, Cluster(agents=2) as c:
+        url = zk.url("/svc")
+        ms = []
+        for name in ("svc-a", "svc-b"):
+            d = Daemon(c, name, ["services", "--port", "0", "--master", c.master.address, "--zk", url,
+                                 "--zk-session-timeout", "2secs", "--log-level", "debug"])
+            c.daemons.insert(1, d)
+            d.start()
+            ms.append(__import__("atolltest").Marathon(d))
+
+        def leader():
+            for m in ms:
+                if m.daemon.proc.poll() is None:
+                    st, _, body = m.req("GET", "/v2/leader")
+                    if st == 200:
+                        return body["leader"]
+        lead = wait_for(leader, 20, "a leader")
+        lm = [m for m in ms if lead.endswith(":%d" % m.port)][0]
+        sm = [m for m in ms if m is not lm][0]
+        st, hdrs, body = sm.req("POST", "/v2/apps", {"id": "/ha", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16,
+                                                      "instances": 3})
+        assert st == 307 and hdrs["location"].endswith(":%d/v2/apps" % lm.port), (st, hdrs, body)
+        lm.ok("POST", "/v2/apps", {"id": "/ha", "cmd": "sleep 1000", "cpus": 0.1, "mem": 16, "instances": 3})
+        before = {t["id"] for t in lm.wait_running("/ha", 3)}
+        lm.wait_deployed()
+        fw = c.state()["frameworks"][0]["id"]
+        t0 = time.time()
+        lm.daemon.kill9()
+        wait_for(lambda: sm.req("GET", "/v2/apps/ha")[0] == 200, 30, "the standby leading")
+        took = time.time() - t0
+        after = {t["id"] for t in sm.wait_running("/ha", 3)}
+        assert after == before, (before, after)
+        time.sleep(1)
+        assert {t["id"] for t in master_tasks(c)} == before
+        assert [f["id"] for f in c.state()["frameworks"] if f["active"]] == [fw]
+        print("services failover (session timeout 2 s): %.1f s" % took)
+
+
 def test_bad_input_gets_422_naming_the_field():
     with Cluster(agents=1) as c:
         m = c.start_services()
@@ -720,6 +767,7 @@ if __name__ == "__main__":
         test_unreachable_inactive_after_and_surplus,
         test_serverset_announcements_follow_health,
         test_persistent_volume_app_of_the_slides,
+        test_high_availability_failover,
         test_bad_input_gets_422_naming_the_field,
         test_versions_and_rollback_by_version,
     ])
