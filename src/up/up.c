@@ -479,11 +479,23 @@ static void up_services_init(struct up *up, struct up_child *c)
 	char *work = xasprintf("%s/services", up->dir);
 	char *master = xasprintf("127.0.0.1:%d", up->children[0].port);
 	const char *args[] = {
-	    up->exe,       "services",        "--ip",
-	    "127.0.0.1",   "--port",          port,
-	    "--port-file", port_file,         "--master",
-	    master,        "--work-dir",      work,
-	    "--log-level", up->cfg.log_level,
+	    up->exe,
+	    "services",
+	    "--ip",
+	    "127.0.0.1",
+	    "--port",
+	    port,
+	    "--port-file",
+	    port_file,
+	    "--master",
+	    master,
+	    "--work-dir",
+	    work,
+	    /* a role of its own: resident apps reserve resources for it */
+	    "--mesos-role",
+	    "services",
+	    "--log-level",
+	    up->cfg.log_level,
 	};
 
 	c->argv = up_argv_new(args, ARRAY_SIZE(args));
