@@ -17,6 +17,9 @@
  *   stream lost (on_disconnected): nothing is sent until the next
  *        SUBSCRIBED; executors keep running; the subscriber reconnects
  *        with backoff.
+ *   --master zk://...: the subscriber reads the leader from ZooKeeper;
+ *        a new leader closes the stream and the agent reregisters with
+ *        it at once (its id and tasks in the SUBSCRIBE, as above).
  *   403 on SUBSCRIBE (on_marked_gone): the master marked this agent gone;
  *        no more resubscribing, every executor is shut down, then the
  *        agent exits 1 ("this agent was marked gone by the master").
@@ -39,6 +42,7 @@
 #include "lib/subscriber.h"
 #include "lib/timeutil.h"
 #include "lib/version.h"
+#include "lib/zk.h"
 
 /* ---- helpers shared by the agent's files --------------------------------- */
 
@@ -497,6 +501,11 @@ static void start_master_link(struct agent *a)
 	    .backoff_max = 5,
 	};
 
+	/* agent_parse_masters() gives a zk:// --master as its one item:
+	 * the subscriber then follows the leader found in ZooKeeper, and
+	 * reregisters with each new one. */
+	if (a->nmasters == 1 && zk_url_is_zk(a->masters[0]))
+		so.zk = a->masters[0];
 	a->sub = subscriber_new(a->loop, &so, a);
 	subscriber_start(a->sub);
 }

@@ -19,6 +19,7 @@
 #include "lib/err.h"
 #include "lib/flags.h"
 #include "lib/jsonw.h"
+#include "lib/zk.h"
 
 #define MB (1024.0 * 1024.0)
 #define GB (1024.0 * MB)
@@ -29,8 +30,9 @@ static const struct flag_def agent_flags[] = {
     FLAG_DEF(struct agent_config, port, "port", FLAG_INT, "5051", 0, 65535,
              "port to listen on (0 = pick a free port)"),
     FLAG_DEF(struct agent_config, master, "master", FLAG_STRING, NULL, 0, 0,
-             "the master: host:port, or a comma-separated list of them "
-             "(required)"),
+             "the master: host:port, a comma-separated list of them, or "
+             "zk://host:port[,host:port...]/path to follow the leader "
+             "elected in ZooKeeper (required)"),
     FLAG_DEF(struct agent_config, work_dir, "work-dir", FLAG_STRING, NULL, 0, 0,
              "directory for sandboxes and checkpoints (default: "
              "/var/lib/atoll/agent as root, else ~/.atoll/agent)"),
@@ -321,9 +323,9 @@ static int master_item(const char *item, size_t len, char ***out, size_t *n,
 		len--;
 	if (len == 0)
 		return err_set(e, "--master: empty address in the list");
-	if (len >= 5 && !strncmp(item, "zk://", 5))
-		return err_set(e, "--master: zk:// URLs are not supported yet; "
-		                  "give host:port");
+	if (len >= 5 && !strncasecmp(item, "zk://", 5))
+		return err_set(e, "--master: a zk:// URL must be the whole "
+		                  "--master value, not one item of a list");
 	if (len >= 7 && !strncmp(item, "http://", 7)) {
 		item += 7;
 		len -= 7;
@@ -366,6 +368,20 @@ int agent_parse_masters(const char *text, char ***out, size_t *n, struct err *e)
 	*n = 0;
 	if (!text || !*text)
 		return err_set(e, "--master: required");
+	if (zk_url_is_zk(text)) {
+		/* The leader is read from ZooKeeper: the one item is the
+		 * URL itself (its host list has commas of its own). */
+		struct zk_url url;
+		int rc = zk_url_parse(text, &url, e);
+		if (rc)
+			return err_prefix(e, "--master");
+		zk_url_release(&url);
+		v = xmalloc(sizeof(*v));
+		v[0] = xstrdup(text);
+		*out = v;
+		*n = 1;
+		return 0;
+	}
 	for (;;) {
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);

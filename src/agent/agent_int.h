@@ -166,7 +166,9 @@ char *agent_default_work_dir(uid_t euid, const char *home);
 /*
  * Splits --master ("host:port", "http://host:port", comma-separated list)
  * into heap "host:port" strings. Returns 0 or -EINVAL with e set (empty
- * item, missing or bad port, zk:// URLs which are not supported yet).
+ * item, missing or bad port). A zk:// URL is validated and returned as
+ * the only item (the subscriber follows the leader it names); inside a
+ * list it is refused.
  */
 int agent_parse_masters(const char *text, char ***out, size_t *n,
                         struct err *e) MUST_CHECK;

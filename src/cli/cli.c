@@ -9,6 +9,11 @@
  * closes the loop. Nothing outlives the call, so verbs can chain requests
  * like a script. The CLI is a short-lived process; these requests are
  * small, and each carries a timeout so no verb hangs on a stuck daemon.
+ *
+ * The master's address may be a zk:// URL (high availability): it is
+ * resolved once, by cli_master_init(), to the leader a leader_detector
+ * reads from ZooKeeper (the first reading, within CLI_ZK_TIMEOUT_SECS),
+ * and the verb then talks to that leader like to any host:port.
  */
 #include "lib/compat.h"
 #include "cli/cli.h"
@@ -20,10 +25,16 @@
 #include <uv.h>
 
 #include "lib/buf.h"
+#include "lib/err.h"
 #include "lib/http.h"
+#include "lib/leader.h"
+#include "lib/log.h"
+#include "lib/zk.h"
 
 #define CLI_DEFAULT_MASTER "127.0.0.1:5050"
 #define CLI_HTTP_TIMEOUT_MS 15000
+/* How long a zk:// master address waits for ZooKeeper's answer. */
+#define CLI_ZK_TIMEOUT_SECS 10.0
 
 /* ---- options ------------------------------------------------------------- */
 
@@ -188,29 +199,117 @@ void cli_usage(FILE *out, const char *synopsis, const char *summary,
 	}
 	fprintf(out,
 	        "\nThe master is --master, else $ATOLL_MASTER, else "
-	        "%s.\n",
+	        "%s; zk://host:port[,...]/path finds the leader in "
+	        "ZooKeeper.\n",
 	        CLI_DEFAULT_MASTER);
 }
 
 /* ---- the master ------------------------------------------------------------
  */
 
+/* The first reading of a leader detector, or the timeout. */
+struct cli_zk_wait {
+	bool done;
+	bool timed_out;
+	char *endpoint; /* the leader's "host:port", NULL when none */
+};
+
+static void cli_zk_on_leader(struct leader_detector *d,
+                             const struct leader_info *leader, void *arg)
+{
+	struct cli_zk_wait *w = arg;
+
+	(void)d;
+	if (w->done)
+		return;
+	w->done = true;
+	if (leader)
+		w->endpoint = xstrdup(leader->endpoint);
+}
+
+static void cli_zk_on_timeout(uv_timer_t *t)
+{
+	struct cli_zk_wait *w = t->data;
+
+	w->done = true;
+	w->timed_out = true;
+}
+
+/*
+ * Asks ZooKeeper (url, a zk:// URL) for the leading master on a private
+ * loop. Returns its "host:port" (heap), or NULL after printing why: a bad
+ * URL (*rc = -EINVAL), or no leader found (*rc = -EHOSTUNREACH).
+ */
+static char *cli_zk_leader(const char *url, int *rc)
+{
+	enum log_level saved = log_current_level;
+	struct cli_zk_wait w = {0};
+	struct leader_detector *d;
+	struct err e = {{0}};
+	uv_timer_t timer;
+	uv_loop_t loop;
+
+	uv_loop_init(&loop);
+	/* The libraries' routine logs are not for the verb's reader. */
+	log_set_level(LOG_ERROR);
+	d = leader_detector_new(&loop, url, 0, cli_zk_on_leader, &w, &e);
+	if (!d) {
+		log_set_level(saved);
+		(void)uv_loop_close(&loop);
+		fprintf(stderr, "atoll: bad master address '%s': %s\n", url,
+		        e.msg);
+		*rc = -EINVAL;
+		return NULL;
+	}
+	uv_timer_init(&loop, &timer);
+	timer.data = &w;
+	uv_timer_start(&timer, cli_zk_on_timeout,
+	               (uint64_t)(CLI_ZK_TIMEOUT_SECS * 1000), 0);
+	while (!w.done && uv_run(&loop, UV_RUN_ONCE))
+		;
+	uv_close((uv_handle_t *)&timer, NULL);
+	leader_detector_free(d);
+	/* The ZooKeeper session closes off the loop: run until it ended. */
+	uv_run(&loop, UV_RUN_DEFAULT);
+	(void)uv_loop_close(&loop);
+	log_set_level(saved);
+	if (!w.endpoint) {
+		fprintf(stderr, "atoll: no leader found in %s: %s\n", url,
+		        w.timed_out ? "ZooKeeper did not answer in time"
+		                    : "no master is elected");
+		*rc = -EHOSTUNREACH;
+	}
+	return w.endpoint;
+}
+
 int cli_master_init(struct cli_master *m, const char *flag)
 {
 	const char *addr = flag;
+	char *leader = NULL;
+	int rc = 0;
 
 	memset(m, 0, sizeof(*m));
 	if (!addr || !*addr)
 		addr = getenv("ATOLL_MASTER");
 	if (!addr || !*addr)
 		addr = CLI_DEFAULT_MASTER;
+	if (zk_url_is_zk(addr)) {
+		if (!(leader = cli_zk_leader(addr, &rc)))
+			return rc;
+		addr = leader;
+	}
 	if (http_parse_hostport(addr, 5050, &m->host, &m->port)) {
 		fprintf(stderr,
-		        "atoll: bad master address '%s': expected host:port\n",
+		        "atoll: bad master address '%s': expected host:port "
+		        "or zk://host:port/path\n",
 		        addr);
+		free(leader);
 		return -EINVAL;
 	}
-	m->address = xasprintf("%s:%d", m->host, m->port);
+	m->address = strchr(m->host, ':')
+	                 ? xasprintf("[%s]:%d", m->host, m->port)
+	                 : xasprintf("%s:%d", m->host, m->port);
+	free(leader);
 	return 0;
 }
 

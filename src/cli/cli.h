@@ -73,8 +73,9 @@ struct cli_master {
 
 /*
  * Resolves the master address from flag (may be NULL), then
- * $ATOLL_MASTER, then 127.0.0.1:5050. Returns 0 or -EINVAL (message
- * printed).
+ * $ATOLL_MASTER, then 127.0.0.1:5050; a zk:// URL is resolved to the
+ * current leader (waiting at most 10 s). Returns 0, -EINVAL (bad address)
+ * or -EHOSTUNREACH (no leader found), the message printed.
  */
 int cli_master_init(struct cli_master *m, const char *flag);
 void cli_master_release(struct cli_master *m);

@@ -34,6 +34,16 @@
 #define CLI_LOG_POLL_MS 500
 #define CLI_LOG_STATE_EVERY 4 /* polls between task state checks */
 
+/*
+ * The exit code for a failed cli_master_init(): a bad address is a usage
+ * error, a zk:// address without a leader found means the master could
+ * not be reached.
+ */
+static int verbs_master_exit(int rc)
+{
+	return rc == -EINVAL ? CLI_USAGE : CLI_UNREACHABLE;
+}
+
 /* Options every listing takes. */
 struct cli_listing {
 	const char *master;
@@ -88,8 +98,8 @@ static int cli_listing_call(const struct cli_listing *cfg, const char *type,
 	int rc;
 
 	*out = NULL;
-	if (cli_master_init(&m, cfg->master))
-		return CLI_USAGE;
+	if ((rc = cli_master_init(&m, cfg->master)))
+		return verbs_master_exit(rc);
 	rc = cli_operator_call_raw(&m, type, NULL, out, &raw);
 	cli_master_release(&m);
 	if (rc == CLI_OK && !*out) {
@@ -449,8 +459,8 @@ static int cli_id_action(const char *verb, const char *synopsis,
 		fprintf(stderr, "usage: atoll %s\n", synopsis);
 		return CLI_USAGE;
 	}
-	if (cli_master_init(&m, master))
-		return CLI_USAGE;
+	if ((rc = cli_master_init(&m, master)))
+		return verbs_master_exit(rc);
 	rc = cli_operator_call(
 	    &m, type, json_pack("{s:{s:s}}", id_key, "value", pos[0]), NULL);
 	if (rc == CLI_OK) {
@@ -611,8 +621,8 @@ static int cli_task_logs(int argc, char **argv)
 			fprintf(stderr, "usage: atoll %s\n", synopsis);
 		return CLI_USAGE;
 	}
-	if (cli_master_init(&m, master))
-		return CLI_USAGE;
+	if ((rc = cli_master_init(&m, master)))
+		return verbs_master_exit(rc);
 	rc = cli_task_sandbox(&m, pos[0], false, &host, &port, &dir, &terminal);
 	if (rc)
 		goto out;
@@ -678,8 +688,8 @@ static int cli_task_kill(int argc, char **argv)
 		        "usage: atoll task kill TASK [--framework ID]\n");
 		return CLI_USAGE;
 	}
-	if (cli_master_init(&m, master))
-		return CLI_USAGE;
+	if ((rc = cli_master_init(&m, master)))
+		return verbs_master_exit(rc);
 	payload = json_pack("{s:{s:s}}", "task_id", "value", pos[0]);
 	if (framework)
 		json_object_set_new(payload, "framework_id",
@@ -925,8 +935,8 @@ int cli_events_main(int argc, char **argv)
 	}
 	if (rc)
 		return CLI_USAGE;
-	if (cli_master_init(&ev.m, master))
-		return CLI_USAGE;
+	if ((rc = cli_master_init(&ev.m, master)))
+		return verbs_master_exit(rc);
 	/* The libraries' routine logs would drown what the verb prints. */
 	log_set_level(LOG_WARN);
 	setvbuf(stdout, NULL, _IOLBF, 0);

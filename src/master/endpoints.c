@@ -4,6 +4,13 @@
  * /master/state, /master/state.json, /state.json), /metrics/snapshot,
  * /flags (/master/flags).
  *
+ * On a standby (--zk, not elected) these are answered too, as Mesos does:
+ * /health 200 (the process is alive), /state without "elected_time" and
+ * with "leader"/"leader_info" naming the leader when one is known,
+ * master/elected 0, and /master/redirect a 307 to the leader (503 while
+ * none is known). master_respond_not_leader() is the one place that
+ * writes those redirects, also for the APIs a standby does not serve.
+ *
  * /state is written by the streaming JSON writer in one pass over the
  * in-memory maps, straight into the response buffer: no DOM is built.
  * At 100,000 tasks that pass is bound by cache misses, not formatting, so
@@ -17,6 +24,7 @@
 #include "master/master_int.h"
 
 #include "lib/jsonw.h"
+#include "lib/leader.h"
 #include "lib/log.h"
 #include "lib/prometheus.h"
 #include "lib/timeutil.h"
@@ -289,6 +297,28 @@ prefetch_agents(struct hmap_node *const *v, size_t n, size_t i)
 	}
 }
 
+/* "leader" and "leader_info": this master when elected, else the leader
+ * the detector knows (its znode's MasterInfo as read), else nothing. */
+static void write_state_leader(struct master *m, struct jsonw *w)
+{
+	const struct leader_info *li;
+	char *pid;
+
+	if (m->elected) {
+		jsonw_kstr(w, "leader", m->pid);
+		jsonw_key(w, "leader_info");
+		master_write_master_info(m, w);
+		return;
+	}
+	if (!(li = master_leader(m)))
+		return;
+	pid = li->pid ? xstrdup(li->pid) : xasprintf("master@%s", li->endpoint);
+	jsonw_kstr(w, "leader", pid);
+	free(pid);
+	jsonw_key(w, "leader_info");
+	jsonw_raw(w, li->json, strlen(li->json));
+}
+
 void master_write_state(struct master *m, struct jsonw *w)
 {
 	struct hmap_node *n, *tmp, **agents;
@@ -307,16 +337,15 @@ void master_write_state(struct master *m, struct jsonw *w)
 	jsonw_kstr(w, "atoll_version", ATOLL_VERSION);
 	jsonw_kstr(w, "build_date", __DATE__);
 	jsonw_kdouble(w, "start_time", m->start_time);
-	jsonw_kdouble(w, "elected_time", m->start_time);
+	if (m->elected)
+		jsonw_kdouble(w, "elected_time", m->elected_time);
 	jsonw_kstr(w, "id", m->id);
 	jsonw_kstr(w, "pid", m->pid);
 	jsonw_kstr(w, "hostname", m->cfg.hostname);
 	jsonw_kuint(w, "activated_slaves", active);
 	jsonw_kuint(w, "deactivated_slaves", inactive);
 	jsonw_kuint(w, "unreachable_slaves", 0);
-	jsonw_kstr(w, "leader", m->pid);
-	jsonw_key(w, "leader_info");
-	master_write_master_info(m, w);
+	write_state_leader(m, w);
 	jsonw_key(w, "flags");
 	master_flags_write(m, w, false);
 	jsonw_key(w, "slaves");
@@ -391,7 +420,7 @@ void master_write_metrics(struct master *m, struct jsonw *w)
 		}
 	}
 	jsonw_obj_begin(w);
-	jsonw_kint(w, "master/elected", 1);
+	jsonw_kint(w, "master/elected", m->elected ? 1 : 0);
 	jsonw_kdouble(w, "master/uptime_secs", timeutil_wall() - m->start_time);
 	for (i = 0; i < ARRAY_SIZE(scalars); i++) {
 		double t = res_to_double(resources_scalar(&total, scalars[i]));
@@ -465,6 +494,29 @@ static void respond_json(struct http_request *req, struct buf *b)
 	http_respond_buf(req, 200, "application/json", b);
 }
 
+void master_respond_not_leader(struct master *m, struct http_request *req)
+{
+	const struct leader_info *li = master_leader(m);
+	const char *p = req->path;
+	char *loc;
+
+	/* The detector may name this master before its contender reports
+	 * the election (or while the registry loads): never redirect to
+	 * ourselves. */
+	if (!li || streq(li->id, m->id)) {
+		http_respond_error(req, 503, "no leader elected yet");
+		return;
+	}
+	/* /master/redirect itself points at the leader's root, as Mesos. */
+	if (!strcmp(p, "/master/redirect") || !strcmp(p, "/redirect"))
+		p = "";
+	loc = xasprintf("//%s%s%s%s", li->endpoint, p, req->query ? "?" : "",
+	                req->query ? req->query : "");
+	http_request_add_header(req, "Location", loc);
+	free(loc);
+	http_respond(req, 307, NULL, NULL, 0);
+}
+
 void master_endpoints(struct master *m, struct http_request *req)
 {
 	const char *p = req->path;
@@ -485,9 +537,13 @@ void master_endpoints(struct master *m, struct http_request *req)
 		respond_json(req, &b);
 	} else if (!strcmp(p, "/master/redirect") || !strcmp(p, "/redirect")) {
 		char loc[256];
-		snprintf(loc, sizeof(loc), "//%s", m->address);
-		http_request_add_header(req, "Location", loc);
-		http_respond(req, 307, NULL, NULL, 0);
+		if (!m->elected) {
+			master_respond_not_leader(m, req);
+		} else {
+			snprintf(loc, sizeof(loc), "//%s", m->address);
+			http_request_add_header(req, "Location", loc);
+			http_respond(req, 307, NULL, NULL, 0);
+		}
 	} else if (!strcmp(p, "/state") || !strcmp(p, "/master/state") ||
 	           !strcmp(p, "/master/state.json") ||
 	           !strcmp(p, "/state.json")) {

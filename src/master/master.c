@@ -51,6 +51,21 @@
  * latest state is terminal; the task moves to "completed" when the
  * framework acknowledges the terminal update.
  *
+ * High availability (--zk zk://hosts/path --quorum N; master_ha_start):
+ *
+ *   listening (master_start) --leader_contender_new--> STANDBY
+ *   STANDBY: scheduler, agent and operator API calls get a 307 to the
+ *     leader the detector reports (503 while none is known); /health,
+ *     /state (without elected_time), /master/redirect are served
+ *   STANDBY --LEADER_ELECTED (master_on_election)--> ELECTED: the registry
+ *     is loaded from ZooKeeper (<path>/registry), the reregistration
+ *     window starts, the APIs are served
+ *   ELECTED --LEADER_LOST--> process exits at once, non-zero (Mesos's
+ *     "commit suicide": a master that may have been replaced never acts
+ *     again, so two leaders never accept writes)
+ *   STANDBY --LEADER_LOST--> STANDBY with a new contender after a pause
+ *     (master_recontend_cb), as Mesos's followers recontend
+ *
  * Allocation: events (agent added, resources recovered, revive, framework
  * activated) call master_schedule_allocation(), which coalesces them into
  * one incremental pass on the next loop iteration; a periodic full pass
@@ -67,14 +82,18 @@
 #include "lib/err.h"
 #include "lib/flags.h"
 #include "lib/jsonw.h"
+#include "lib/leader.h"
 #include "lib/log.h"
 #include "lib/loop.h"
 #include "lib/timeutil.h"
+#include "lib/zk.h"
 #include "master/registry.h"
 
 #define MASTER_COMPONENT "master"
 /* Mesos's --registry_gc_interval. */
 #define MASTER_REGISTRY_GC_MS (15 * 60 * 1000)
+/* Pause before a standby whose candidacy ended contends again. */
+#define MASTER_RECONTEND_SECS 1.0
 
 static const struct flag_def master_flags[] = {
     FLAG_DEF(struct master_config, ip, "ip", FLAG_STRING, "127.0.0.1", 0, 0,
@@ -131,7 +150,8 @@ static const struct flag_def master_flags[] = {
     FLAG_DEF(struct master_config, registry, "registry", FLAG_STRING, "sqlite",
              0, 0,
              "where the registry of agents lives: sqlite (in --work-dir, "
-             "survives restarts) or in_memory"),
+             "survives restarts; with --zk in ZooKeeper instead) or "
+             "in_memory"),
     FLAG_DEF(struct master_config, agent_reregister_timeout,
              "agent-reregister-timeout", FLAG_DURATION, "10mins", 0.05,
              31536000,
@@ -147,6 +167,17 @@ static const struct flag_def master_flags[] = {
     FLAG_DEF(struct master_config, registry_max_agent_count,
              "registry-max-agent-count", FLAG_INT, "102400", 1, 100000000,
              "most unreachable and gone agents remembered"),
+    FLAG_DEF(struct master_config, zk, "zk", FLAG_STRING, NULL, 0, 0,
+             "high availability: zk://host:port[,host:port...]/path; the "
+             "masters elect a leader there and keep the registry in "
+             "<path>/registry (needs --quorum)"),
+    FLAG_DEF(struct master_config, zk_session_timeout, "zk-session-timeout",
+             FLAG_DURATION, "10secs", 0.1, 3600,
+             "ZooKeeper session timeout (a leader that loses its session "
+             "exits)"),
+    FLAG_DEF(struct master_config, quorum, "quorum", FLAG_INT, "0", 0, 1000,
+             "with --zk: the size of a majority of the masters (required, "
+             ">= 1)"),
 };
 
 void master_flags_write(struct master *m, struct jsonw *w, bool as_list)
@@ -1471,7 +1502,13 @@ static int master_registry_start(struct master *m, struct err *e)
 	    (rc = registry_parse_rate(m->cfg.agent_removal_rate_limit,
 	                              &m->removal_interval, e)))
 		return err_prefix(e, "--agent-removal-rate-limit");
-	if (!strcmp(m->cfg.registry, "sqlite")) {
+	if (!strcmp(m->cfg.registry, "sqlite") && m->cfg.zk) {
+		struct zk_url url;
+		if ((rc = zk_url_parse(m->cfg.zk, &url, e)))
+			return err_prefix(e, "--zk");
+		path = xasprintf("zk://%s%s/registry", url.hosts, url.path);
+		zk_url_release(&url);
+	} else if (!strcmp(m->cfg.registry, "sqlite")) {
 		if (!m->cfg.work_dir) {
 			log_warn(MASTER_COMPONENT,
 			         "no --work-dir: the registry is kept in "
@@ -1524,11 +1561,20 @@ static int master_registry_start(struct master *m, struct err *e)
 
 /* ---- HTTP routing and life ---------------------------------------------- */
 
+/* The APIs only the leader serves: a standby redirects them. */
+static bool master_path_is_api(const char *path)
+{
+	return !strcmp(path, "/api/v1/scheduler") ||
+	       !strcmp(path, "/api/v1/agent") || !strcmp(path, "/api/v1");
+}
+
 static void master_http_handler(struct http_request *req, void *arg)
 {
 	struct master *m = arg;
 
-	if (!strcmp(req->path, "/api/v1/scheduler"))
+	if (!m->elected && master_path_is_api(req->path))
+		master_respond_not_leader(m, req);
+	else if (!strcmp(req->path, "/api/v1/scheduler"))
 		master_sched_api(m, req);
 	else if (!strcmp(req->path, "/api/v1/agent"))
 		master_agent_api(m, req);
@@ -1599,6 +1645,189 @@ static int master_start(struct master *m, struct err *e)
 	return 0;
 }
 
+/* ---- high availability --------------------------------------------------- */
+
+const struct leader_info *master_leader(const struct master *m)
+{
+	return m->detector ? leader_detector_leader(m->detector) : NULL;
+}
+
+static void master_on_leader(struct leader_detector *d,
+                             const struct leader_info *leader, void *arg)
+{
+	struct master *m = arg;
+
+	(void)d;
+	if (!leader)
+		log_warn(MASTER_COMPONENT, "no leading master in '%s'",
+		         m->cfg.zk);
+	else
+		log_info(MASTER_COMPONENT,
+		         "leader=%s id=%s sequence=%lld leading master%s",
+		         leader->endpoint, leader->id,
+		         (long long)leader->sequence,
+		         streq(leader->id, m->id) ? " (this one)" : "");
+}
+
+static int master_contend(struct master *m, struct err *e);
+static void master_recontend_cb(uv_timer_t *t);
+
+static void master_on_election(struct leader_contender *c, enum leader_event ev,
+                               const char *why, void *arg)
+{
+	struct master *m = arg;
+	struct err e = {{0}};
+
+	(void)c;
+	if (ev == LEADER_LOST && m->elected) {
+		/* Mesos's "commit suicide": another master may lead by now,
+		 * so not one more request is served; a supervisor restarts
+		 * this one as a standby. */
+		log_error(MASTER_COMPONENT,
+		          "lost leadership: %s; exiting at once (another "
+		          "master may be elected)",
+		          why ? why : "candidacy ended");
+		fflush(stdout);
+		fflush(stderr);
+		_exit(EXIT_FAILURE);
+	}
+	if (ev == LEADER_LOST) {
+		log_warn(MASTER_COMPONENT,
+		         "candidacy ended as a standby: %s; contending again "
+		         "in %gs",
+		         why ? why : "unknown", MASTER_RECONTEND_SECS);
+		/* The contender is freed from the timer, outside its own
+		 * callback chain. */
+		if (!m->recontend_timer)
+			m->recontend_timer =
+			    loop_timer_start(m->loop, m, master_recontend_cb,
+			                     MASTER_RECONTEND_SECS);
+		return;
+	}
+	if (m->elected)
+		return;
+	log_info(MASTER_COMPONENT, "master=%s znode=%s elected leader", m->id,
+	         leader_contender_znode(m->contender)
+	             ? leader_contender_znode(m->contender)
+	             : "?");
+	if (master_registry_start(m, &e)) {
+		/* Holding the leadership without a registry would lose
+		 * agents: give it up (the znode goes with the session). */
+		log_error(MASTER_COMPONENT,
+		          "cannot lead: %s; exiting so that another master "
+		          "leads",
+		          e.msg);
+		m->exit_code = 1;
+		m->stopping = true;
+		uv_stop(m->loop);
+		return;
+	}
+	m->elected = true;
+	m->elected_time = timeutil_wall();
+}
+
+/* Joins the election with this master's MasterInfo (after listening:
+ * the port is in it). */
+static int master_contend(struct master *m, struct err *e)
+{
+	struct leader_contender_opts copts = {0};
+	struct buf info = BUF_INIT;
+	struct jsonw w;
+
+	jsonw_init(&w, &info);
+	master_write_master_info(m, &w);
+	buf_add(&info, "", 1); /* NUL-terminate */
+	copts.zk = m->cfg.zk;
+	copts.master_info = info.data;
+	copts.session_timeout = m->cfg.zk_session_timeout;
+	m->contender =
+	    leader_contender_new(m->loop, &copts, master_on_election, m, e);
+	buf_release(&info);
+	return m->contender ? 0 : -EINVAL;
+}
+
+static void master_recontend_cb(uv_timer_t *t)
+{
+	struct master *m = t->data;
+	struct err e = {{0}};
+
+	loop_timer_drop(&m->recontend_timer);
+	leader_contender_free(m->contender);
+	m->contender = NULL;
+	if (master_contend(m, &e)) {
+		log_error(MASTER_COMPONENT, "cannot contend again: %s", e.msg);
+		m->exit_code = 1;
+		m->stopping = true;
+		uv_stop(m->loop);
+	}
+}
+
+/*
+ * Checks the HA flags once at start-up (--zk parses, --quorum given with
+ * it). Errors name the flag; the master exits 2.
+ */
+static int master_ha_check(struct master *m, struct err *e)
+{
+	struct zk_url url;
+	int rc;
+
+	if (!m->cfg.zk) {
+		if (m->cfg.quorum)
+			log_warn(MASTER_COMPONENT,
+			         "--quorum=%ld is ignored without --zk",
+			         m->cfg.quorum);
+		return 0;
+	}
+	if ((rc = zk_url_parse(m->cfg.zk, &url, e)))
+		return err_prefix(e, "--zk");
+	zk_url_release(&url);
+	if (m->cfg.quorum < 1)
+		return err_set(e, "--quorum: required with --zk (the size "
+		                  "of a majority of the masters, >= 1)");
+	/* Checked again when elected; a bad value must stop the master
+	 * now, not once it leads. */
+	if (strcmp(m->cfg.registry, "sqlite") &&
+	    strcmp(m->cfg.registry, "in_memory"))
+		return err_set(e,
+		               "--registry: expected sqlite or in_memory, "
+		               "got '%s'",
+		               m->cfg.registry);
+	if (m->cfg.agent_removal_rate_limit &&
+	    (rc = registry_parse_rate(m->cfg.agent_removal_rate_limit,
+	                              &m->removal_interval, e)))
+		return err_prefix(e, "--agent-removal-rate-limit");
+	return 0;
+}
+
+/*
+ * Without --zk: elected from the start (the registry is loaded before
+ * listening). With it: a standby that watches the leader and contends;
+ * the registry is loaded once elected.
+ */
+static int master_ha_start(struct master *m, struct err *e)
+{
+	int rc;
+
+	if (!m->cfg.zk) {
+		m->elected = true;
+		m->elected_time = m->start_time;
+		return 0;
+	}
+	m->detector =
+	    leader_detector_new(m->loop, m->cfg.zk, m->cfg.zk_session_timeout,
+	                        master_on_leader, m, e);
+	if (!m->detector)
+		return err_prefix(e, "--zk");
+	if ((rc = master_contend(m, e)))
+		return err_prefix(e, "--zk");
+	log_info(MASTER_COMPONENT,
+	         "zk=%s quorum=%ld session_timeout=%gs standby: contending "
+	         "for leadership (the registry lives in ZooKeeper; --quorum "
+	         "is not used by it)",
+	         m->cfg.zk, m->cfg.quorum, m->cfg.zk_session_timeout);
+	return 0;
+}
+
 static struct master *master_new(uv_loop_t *loop)
 {
 	struct master *m = xcalloc(1, sizeof(*m));
@@ -1627,6 +1856,13 @@ static void master_free(struct master *m)
 	size_t i;
 
 	m->stopping = true;
+	/* Withdraw from the election first, so that a standby takes over
+	 * without waiting for a session to expire. */
+	loop_timer_drop(&m->recontend_timer);
+	leader_contender_free(m->contender);
+	m->contender = NULL;
+	leader_detector_free(m->detector);
+	m->detector = NULL;
 	/* Close the HTTP side first: stream close callbacks still find the
 	 * state they refer to, and see m->stopping. */
 	master_op_close_all(m);
@@ -1738,7 +1974,12 @@ int master_main(int argc, char **argv)
 		host[sizeof(host) - 1] = '\0';
 		m->cfg.hostname = xstrdup(host);
 	}
-	if ((rc = master_registry_start(m, &e))) {
+	if ((rc = master_ha_check(m, &e))) {
+		fprintf(stderr, "atoll master: %s\n", e.msg);
+		rc = 2;
+		goto out;
+	}
+	if (!m->cfg.zk && (rc = master_registry_start(m, &e))) {
 		fprintf(stderr, "atoll master: %s\n", e.msg);
 		log_error(MASTER_COMPONENT, "cannot start: %s", e.msg);
 		rc = 1;
@@ -1746,6 +1987,12 @@ int master_main(int argc, char **argv)
 	}
 	if ((rc = master_start(m, &e))) {
 		fprintf(stderr, "atoll master: %s\n", e.msg);
+		rc = 1;
+		goto out;
+	}
+	if ((rc = master_ha_start(m, &e))) {
+		fprintf(stderr, "atoll master: %s\n", e.msg);
+		log_error(MASTER_COMPONENT, "cannot start: %s", e.msg);
 		rc = 1;
 		goto out;
 	}
@@ -1758,7 +2005,7 @@ int master_main(int argc, char **argv)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_close((uv_handle_t *)&m->sigint, NULL);
 	uv_close((uv_handle_t *)&m->sigterm, NULL);
-	rc = 0;
+	rc = m->exit_code;
 out:
 	master_free(m);
 	uv_loop_close(&loop);

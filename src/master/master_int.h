@@ -33,6 +33,9 @@
 #include "model/resources.h"
 
 struct jsonw;
+struct leader_contender;
+struct leader_detector;
+struct leader_info;
 
 struct master_config {
 	char *ip;
@@ -58,6 +61,13 @@ struct master_config {
 	char *agent_removal_rate_limit; /* "N/DURATION", NULL = none */
 	double registry_max_agent_age;
 	long registry_max_agent_count;
+	/* high availability: "zk://hosts/path" (NULL = a single master),
+	 * the ZooKeeper session timeout, and Mesos's --quorum (validated
+	 * and reported; the registry lives in ZooKeeper, not in a
+	 * replicated log) */
+	char *zk;
+	double zk_session_timeout;
+	long quorum;
 };
 
 struct master_framework;
@@ -209,6 +219,17 @@ struct master {
 	uv_timer_t *unreturned_timer;
 	bool registry_failing; /* a write failed; logged once until one
 	                        * succeeds again */
+	/* High availability (--zk). Without --zk the master is elected
+	 * from the start. With it, it is a standby until its contender
+	 * reports LEADER_ELECTED: it then loads the registry and serves;
+	 * meanwhile the detector tells where the leader is, for redirects.
+	 * A leader that loses its candidacy exits at once. */
+	struct leader_contender *contender;
+	struct leader_detector *detector;
+	uv_timer_t *recontend_timer; /* a standby whose candidacy ended */
+	bool elected;
+	double elected_time;
+	int exit_code; /* of master_main once the loop stops */
 };
 
 /* master.c */
@@ -326,7 +347,19 @@ void master_write_master_info(struct master *m, struct jsonw *w);
 /* Writes a Mesos v1 Task object (operator API / reregistration). */
 void master_write_task_v1(struct jsonw *w, const struct master_task *t);
 
+/*
+ * The leading master as the detector last saw it (--zk), or NULL when
+ * none is known or without --zk. Borrowed until the next loop turn.
+ */
+const struct leader_info *master_leader(const struct master *m);
+
 /* sched_api.c / agent_api.c / endpoints.c */
+/*
+ * endpoints.c: answers a request that only the leader serves, on a
+ * standby: 307 with Location "//<leader host:port><same path>" when
+ * another master leads, else 503 "no leader elected yet".
+ */
+void master_respond_not_leader(struct master *m, struct http_request *req);
 void master_sched_api(struct master *m, struct http_request *req);
 void master_agent_api(struct master *m, struct http_request *req);
 void master_endpoints(struct master *m, struct http_request *req);

@@ -336,8 +336,9 @@ static void op_write_master(struct master *m, struct jsonw *w)
 	jsonw_key(w, "master_info");
 	master_write_master_info(m, w);
 	jsonw_kdouble(w, "start_time", m->start_time);
-	/* One master, leading since it started. */
-	jsonw_kdouble(w, "elected_time", m->start_time);
+	/* Only the leader answers (a standby redirects the operator API),
+	 * so it is elected; without --zk since it started. */
+	jsonw_kdouble(w, "elected_time", m->elected_time);
 	jsonw_obj_end(w);
 }
 
