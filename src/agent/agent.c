@@ -102,6 +102,15 @@ static void write_reported_task(struct jsonw *w, const struct agent_task *t)
 		jsonw_raw(w, t->stream.latest_json,
 		          strlen(t->stream.latest_json));
 	}
+	/* Mesos's Task.status_update_state: the oldest update the framework
+	 * has not acknowledged yet (the agent still delivers it, in order). */
+	if (t->stream.npending) {
+		const struct update_stream_entry *head = list_entry(
+		    t->stream.pending.next, struct update_stream_entry, link);
+
+		jsonw_kstr(w, "status_update_state",
+		           task_state_name(head->state));
+	}
 	jsonw_obj_end(w);
 }
 
@@ -215,6 +224,24 @@ static void on_subscribed(struct agent *a, const json_t *ev)
 	agent_updates_resend_all(a);
 }
 
+/* Answers the master's PING (its health check of this agent). */
+static void send_pong(struct agent *a)
+{
+	struct buf b = BUF_INIT;
+	struct jsonw w;
+
+	if (!agent_id(a))
+		return;
+	jsonw_init(&w, &b);
+	jsonw_obj_begin(&w);
+	jsonw_kstr(&w, "type", "PONG");
+	jsonw_kid(&w, "agent_id", agent_id(a));
+	jsonw_obj_end(&w);
+	if (agent_master_call(a, &b))
+		log_debug(AGENT_LOG, "cannot answer a ping: not connected");
+	buf_release(&b);
+}
+
 static void on_event(json_t *ev, const char *type, void *arg)
 {
 	struct agent *a = arg;
@@ -227,6 +254,10 @@ static void on_event(json_t *ev, const char *type, void *arg)
 	}
 	if (!strcmp(type, "HEARTBEAT"))
 		return;
+	if (!strcmp(type, "PING")) {
+		send_pong(a);
+		return;
+	}
 	if (!a->connected) {
 		log_warn(AGENT_LOG, "type=%s event before SUBSCRIBED ignored",
 		         type);

@@ -125,6 +125,7 @@ static void agent_task_returned(struct master *m, struct master_agent *a,
 	struct task_status reported;
 	struct err e = {{0}};
 	json_t *sj = json_object_get(tj, "status");
+	const char *pending;
 
 	t->agent = a;
 	list_add_tail(&a->tasks, &t->agent_link);
@@ -143,6 +144,7 @@ static void agent_task_returned(struct master *m, struct master_agent *a,
 	}
 	t->has_status = true;
 	t->state = st;
+	pending = json_string_value(json_object_get(tj, "status_update_state"));
 	if (task_state_is_terminal(st)) {
 		t->resources_released = true;
 	} else {
@@ -155,7 +157,16 @@ static void agent_task_returned(struct master *m, struct master_agent *a,
 			         "agent's; accounting may be off",
 			         a->id, t->id);
 	}
-	agent_report_returned(t);
+	/* With updates still on their way from the agent (the framework has
+	 * not acknowledged them), the agent's own stream tells the framework,
+	 * in order; a state from the master now would overtake them. */
+	if (!pending)
+		agent_report_returned(t);
+	else
+		log_info(AGENTAPI,
+		         "agent=%s task=%s back from unreachable; its updates "
+		         "from %s on follow from the agent",
+		         a->id, t->id, pending);
 	master_op_task_updated(m, t);
 }
 
@@ -621,7 +632,7 @@ void master_agent_api(struct master *m, struct http_request *req)
 		goto out;
 	}
 	if (strcmp(type, "UPDATE") && strcmp(type, "MESSAGE") &&
-	    strcmp(type, "EXECUTOR_EXITED")) {
+	    strcmp(type, "EXECUTOR_EXITED") && strcmp(type, "PONG")) {
 		http_respond_error(req, 501, "Unknown call type '%s'", type);
 		goto out;
 	}
@@ -645,7 +656,10 @@ void master_agent_api(struct master *m, struct http_request *req)
 		                   aid);
 		goto out;
 	}
-	if (!strcmp(type, "UPDATE"))
+	if (!strcmp(type, "PONG")) {
+		master_agent_pong(a);
+		http_respond(req, 202, NULL, NULL, 0);
+	} else if (!strcmp(type, "UPDATE"))
 		agent_update(m, req, a, call);
 	else
 		agent_relay(m, req, a, call, !strcmp(type, "MESSAGE"));

@@ -22,7 +22,8 @@
  *   SUBSCRIBE without id, or with an id the registry does not know or has
  *     unreachable --registry_admit()--> connected (agent_api.c; a failed
  *     write answers 503 and the agent retries)
- *   connected: GET /health pings every --agent-ping-timeout
+ *   connected: a PING event every --agent-ping-timeout, answered by a
+ *       PONG call
  *       (master_agent_ping_tick); --max-agent-ping-timeouts misses in a
  *       row, or the stream closed (master_agent_disconnected) for as long
  *       (removal timer) --> master_agent_mark_unreachable()
@@ -587,8 +588,7 @@ int master_agent_apply_op(struct master_agent *a, struct master_framework *fw,
 	                        &made)) {
 		struct buf want = BUF_INIT;
 		resources_format(&want, &used);
-		err_set(e,
-		        "resources: %s needs %s, which is offered or in use",
+		err_set(e, "resources: %s needs %s, which is offered or in use",
 		        resources_op_name(op), want.data);
 		buf_release(&want);
 		rc = -ENOENT;
@@ -1004,38 +1004,31 @@ struct master_agent *master_agent_add(struct master *m, const char *id,
 static void master_agent_stop_pings(struct master_agent *a)
 {
 	loop_timer_drop(&a->ping_timer);
-	http_client_free(a->ping_client);
-	a->ping_client = NULL;
-	a->ping_outstanding = false;
 	a->ping_misses = 0;
 }
 
-static void master_agent_pong_cb(struct http_response *resp, int err, void *arg)
-{
-	struct master_agent *a = arg;
-
-	a->ping_outstanding = false;
-	if (!err && resp->status == 200)
-		a->ping_answered = true;
-}
-
+/*
+ * Pings travel in band: a PING event on the agent's own stream, answered
+ * by a PONG call (master_agent_pong). A stopped or cut-off agent cannot
+ * answer, while its TCP stream may look open for a long time. This costs
+ * no connection or descriptor per agent (an HTTP ping per agent did: a
+ * client each, ~60 KiB and one fd per agent, which ran out of descriptors
+ * at 10,000 agents).
+ */
 static void master_agent_send_ping(struct master_agent *a)
 {
-	struct master *m = a->master;
-	struct http_client_req req = {
-	    .method = "GET",
-	    .path = "/health",
-	    .timeout_ms = (uint64_t)(m->cfg.agent_ping_timeout * 1000),
-	};
+	static const char ping[] = "{\"type\":\"PING\"}";
+	struct buf ev = BUF_INIT;
 
-	if (a->ping_outstanding)
-		return;
-	if (!a->ping_client)
-		a->ping_client =
-		    http_client_new(m->loop, a->ip, (int)a->info.port);
-	a->ping_outstanding = true;
 	a->ping_answered = false;
-	http_client_request(a->ping_client, &req, master_agent_pong_cb, a);
+	buf_add(&ev, ping, sizeof(ping) - 1);
+	(void)master_agent_send(a, &ev);
+	buf_release(&ev);
+}
+
+void master_agent_pong(struct master_agent *a)
+{
+	a->ping_answered = true;
 }
 
 /*

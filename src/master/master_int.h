@@ -154,10 +154,9 @@ struct master_agent {
 	struct list tasks;
 	struct list offers;
 	uv_timer_t *removal_timer; /* running while disconnected */
-	/* health: GET /health on the agent every --agent-ping-timeout */
-	struct http_client *ping_client;
+	/* health: a PING event every --agent-ping-timeout, a PONG call back */
 	uv_timer_t *ping_timer;
-	bool ping_outstanding, ping_answered;
+	bool ping_answered; /* a PONG came since the last PING */
 	long ping_misses;
 	/* waiting for a slot of --agent-removal-rate-limit, or for a
 	 * registry write that failed to be retried */
@@ -335,6 +334,8 @@ int master_stream_send(struct master *m, struct http_stream **stream,
 void master_stream_error(struct http_stream **stream, const char *message);
 int master_framework_send(struct master_framework *fw, const struct buf *event);
 int master_agent_send(struct master_agent *a, const struct buf *event);
+/* The agent answered a PING (its PONG call). */
+void master_agent_pong(struct master_agent *a);
 /* UPDATE event for status to the framework (no-op if disconnected). */
 void master_send_update(struct master_framework *fw,
                         const struct task_status *st);
