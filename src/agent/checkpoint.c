@@ -605,9 +605,24 @@ static int recover_executor(struct recovery *r, struct agent_framework *fw,
 	struct buf scratch = BUF_INIT;
 	char **cids = NULL, *info_json = NULL;
 	size_t ncids = 0;
-	json_t *rec, *info;
+	json_t *rec = NULL, *info;
 	int rc = 0;
 
+	if (access(ipath, F_OK) && errno == ENOENT) {
+		/* The agent died between writing executor.info.tmp and its
+		 * rename: the checkpoint precedes the launch, so this
+		 * executor never started. Nothing to recover (Mesos skips
+		 * such an executor too). */
+		char *tmp = xasprintf("%s.tmp", ipath);
+
+		log_warn(AGENT_LOG,
+		         "executor=%s skipped: '%s' was never completed (the "
+		         "agent stopped before launching it)",
+		         eid, ipath);
+		unlink(tmp);
+		free(tmp);
+		goto out;
+	}
 	rec = load_json(ipath, &scratch);
 	info = json_object_get(rec, "executor_info");
 	if (!json_is_object(info)) {
