@@ -581,6 +581,7 @@ static void readiness_check_release(struct app_readiness_check *rc)
 
 void app_release(struct app *a)
 {
+	free(a->shutdown_port_name);
 	free(a->id);
 	free(a->cmd);
 	strv_free(a->args, a->nargs);
@@ -1096,6 +1097,35 @@ static void parse_readiness_checks(struct pctx *c, struct app *a,
 	}
 }
 
+/* gracefulShutdown (Atoll addition; Aurora's HTTP lifecycle). */
+static void parse_graceful_shutdown(struct pctx *c, struct app *a,
+                                    const json_t *obj)
+{
+	json_t *g = get_object(c, obj, "", "gracefulShutdown");
+	bool found = false;
+
+	a->shutdown_quit_wait = a->shutdown_abort_wait = 5;
+	if (!g)
+		return;
+	a->shutdown_port_name = get_str(c, g, "/gracefulShutdown", "portName");
+	a->shutdown_quit_wait = get_num(c, g, "/gracefulShutdown",
+	                                "quitquitquitWaitSeconds", 5, 0, 3600);
+	a->shutdown_abort_wait =
+	    get_num(c, g, "/gracefulShutdown", "abortabortabortWaitSeconds", 5,
+	            0, 3600);
+	if (!a->shutdown_port_name) {
+		prob(c, "/gracefulShutdown", "portName", "is required");
+		return;
+	}
+	for (size_t i = 0; i < a->nports; i++)
+		found =
+		    found || (a->ports[i].name &&
+		              streq(a->ports[i].name, a->shutdown_port_name));
+	if (!found)
+		prob(c, "/gracefulShutdown", "portName",
+		     "'%s' names no port definition", a->shutdown_port_name);
+}
+
 /* A persistent volume's containerPath: one relative segment. */
 static bool volume_path_is_segment(const char *s)
 {
@@ -1377,6 +1407,7 @@ int app_from_json(struct app *a, const json_t *obj, const char *parent,
 	a->user = get_str(&c, obj, "", "user");
 	parse_health_checks(&c, a, obj);
 	parse_readiness_checks(&c, a, obj);
+	parse_graceful_shutdown(&c, a, obj);
 	persistent = parse_container(&c, a, obj);
 	parse_upgrade_strategy(&c, a, obj, persistent);
 	parse_lifecycle(&c, a, obj, persistent);
@@ -1610,6 +1641,15 @@ void app_write_fields(struct jsonw *w, const struct app *a)
 	write_kstr_or_null(w, "user", a->user);
 	write_health_checks(w, a);
 	write_readiness_checks(w, a);
+	if (a->shutdown_port_name) {
+		jsonw_key(w, "gracefulShutdown");
+		jsonw_obj_begin(w);
+		jsonw_kstr(w, "portName", a->shutdown_port_name);
+		write_num(w, "quitquitquitWaitSeconds", a->shutdown_quit_wait);
+		write_num(w, "abortabortabortWaitSeconds",
+		          a->shutdown_abort_wait);
+		jsonw_obj_end(w);
+	}
 	jsonw_key(w, "upgradeStrategy");
 	jsonw_obj_begin(w);
 	write_num(w, "minimumHealthCapacity", a->minimum_health_capacity);
@@ -1671,6 +1711,7 @@ static const char *const known_fields[] = {
     "user",
     "healthChecks",
     "readinessChecks",
+    "gracefulShutdown",
     "container",
     "upgradeStrategy",
     "backoffSeconds",

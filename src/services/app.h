@@ -156,6 +156,12 @@ struct app {
 	double progress_deadline_seconds;
 	double backoff_seconds, backoff_factor, max_launch_delay_seconds;
 	double task_kill_grace_period_seconds; /* < 0: unset */
+	/* Atoll addition, Aurora's graceful shutdown: "gracefulShutdown":
+	 * {"portName", "quitquitquitWaitSeconds" 5,
+	 * "abortabortabortWaitSeconds" 5}: a kill first POSTs /quitquitquit
+	 * then /abortabortabort to the named port (the executor does it). */
+	char *shutdown_port_name; /* NULL = off */
+	double shutdown_quit_wait, shutdown_abort_wait;
 	enum app_kill_selection kill_selection;
 	bool unreachable_disabled;     /* unreachableStrategy "disabled" */
 	double inactive_after_seconds; /* 0 */

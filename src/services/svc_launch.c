@@ -382,6 +382,35 @@ static json_t *svc_discovery(const struct svc_app *a, const struct svc_task *t)
 	return d;
 }
 
+/* The executor's graceful-shutdown labels (docs/executor.md). */
+static void svc_shutdown_labels(const struct app *app, const struct svc_task *t,
+                                json_t *labels)
+{
+	char num[32];
+
+	for (size_t i = 0;
+	     app->shutdown_port_name && i < app->nports && i < t->nports; i++) {
+		if (!app->ports[i].name ||
+		    strcmp(app->ports[i].name, app->shutdown_port_name))
+			continue;
+		snprintf(num, sizeof(num), "%d", t->ports[i]);
+		json_array_append_new(labels, json_pack("{s:s,s:s}", "key",
+		                                        "atoll.shutdown.port",
+		                                        "value", num));
+		snprintf(num, sizeof(num), "%g", app->shutdown_quit_wait);
+		json_array_append_new(labels,
+		                      json_pack("{s:s,s:s}", "key",
+		                                "atoll.shutdown.quit_wait",
+		                                "value", num));
+		snprintf(num, sizeof(num), "%g", app->shutdown_abort_wait);
+		json_array_append_new(labels,
+		                      json_pack("{s:s,s:s}", "key",
+		                                "atoll.shutdown.abort_wait",
+		                                "value", num));
+		return;
+	}
+}
+
 /* Builds the TaskInfo; NULL with e set when the health check cannot be
  * built (a validation gap: logged, the task is not launched). */
 static json_t *svc_resources_json(const struct resources *res)
@@ -429,9 +458,12 @@ static json_t *svc_task_info(const struct services *sv, const struct svc_app *a,
 		              (json_int_t)(app->task_kill_grace_period_seconds *
 		                           1e9)));
 	json_object_set_new(ti, "discovery", svc_discovery(a, t));
-	if (app->nlabels)
-		json_object_set_new(ti, "labels",
-		                    svc_labels(app->labels, app->nlabels));
+	if (app->nlabels || app->shutdown_port_name) {
+		json_t *labels = svc_labels(app->labels, app->nlabels);
+
+		svc_shutdown_labels(app, t, json_object_get(labels, "labels"));
+		json_object_set_new(ti, "labels", labels);
+	}
 	return ti;
 }
 

@@ -273,9 +273,9 @@ static void test_health_check_defaults(void **state)
 	json_decref(j);
 	app_release(&a);
 
-	app_ok(&a,
-	       "{\"id\":\"a\",\"cmd\":\"x\",\"portDefinitions\":[{\"name\":\"http-api\"}],"
-	       "\"readinessChecks\":[{}]}");
+	app_ok(&a, "{\"id\":\"a\",\"cmd\":\"x\",\"portDefinitions\":[{\"name\":"
+	           "\"http-api\"}],"
+	           "\"readinessChecks\":[{}]}");
 	assert_int_equal(a.nreadiness_checks, 1);
 	assert_string_equal(a.readiness_checks[0].name, "readinessCheck");
 	assert_string_equal(a.readiness_checks[0].protocol, "HTTP");
@@ -312,7 +312,8 @@ static void test_old_forms(void **state)
 	app_release(&a);
 
 	/* null means "use the default", as in Marathon */
-	app_ok(&a, "{\"id\":\"a\",\"cmd\":null,\"args\":[\"x\"],\"cpus\":null,\"user\":null}");
+	app_ok(&a, "{\"id\":\"a\",\"cmd\":null,\"args\":[\"x\"],\"cpus\":null,"
+	           "\"user\":null}");
 	assert_null(a.cmd);
 	assert_true(a.cpus == 1);
 	app_release(&a);
@@ -357,6 +358,13 @@ struct bad_case {
 #define VOL(v) APP("\"container\":{\"volumes\":[" v "]}")
 
 static const struct bad_case bad_cases[] = {
+    {APP("\"gracefulShutdown\":{}"), "/gracefulShutdown/portName",
+     "is required"},
+    {APP("\"gracefulShutdown\":{\"portName\":\"nope\"}"),
+     "/gracefulShutdown/portName", "'nope' names no port definition"},
+    {APP("\"portDefinitions\":[{\"name\":\"h\"}],\"gracefulShutdown\":"
+         "{\"portName\":\"h\",\"quitquitquitWaitSeconds\":-1}"),
+     "/gracefulShutdown/quitquitquitWaitSeconds", "got -1"},
     {"{\"cmd\":\"x\"}", "/id", "is required"},
     {"{\"id\":5,\"cmd\":\"x\"}", "/id", "expected a string, got a number"},
     {"{\"id\":\"Web\",\"cmd\":\"x\"}", "/id", "invalid segment 'Web'"},
@@ -682,6 +690,9 @@ static const char *const round_trip_apps[] = {
     "]}}",
     "{\"id\":\"u\",\"cmd\":\"x\",\"ports\":[80,0],\"requirePorts\":false,"
     "\"uris\":[\"http://h/a.zip\",\"http://h/b\"]}",
+    "{\"id\":\"g\",\"cmd\":\"x\",\"portDefinitions\":[{\"name\":\"h\"}],"
+    "\"gracefulShutdown\":{\"portName\":\"h\",\"abortabortabortWaitSeconds\":"
+    "2}}",
 };
 
 static void test_round_trip(void **state)
