@@ -48,6 +48,29 @@
  * task's main process exits, whatever is left of its process group is
  * killed: the container ends with its task, as in Mesos.
  *
+ * Graceful shutdown (Aurora's HTTP lifecycle, docs/executor.md): a task
+ * whose TaskInfo.labels has "atoll.shutdown.port" (optional
+ * "atoll.shutdown.quit_wait", "atoll.shutdown.abort_wait", seconds,
+ * default 5; all checked at LAUNCH by graceful_parse, a bad one is
+ * TASK_FAILED naming the label) is asked to stop over HTTP first. Every
+ * kill of the running task (KILL, SHUTDOWN, health check, agent lost)
+ * walks ex->kill_stage:
+ *
+ *   NONE --exec_kill: TASK_KILLING, POST /quitquitquit--> QUIT
+ *   QUIT --exec_stage_timer_cb, quit_wait: POST /abortabortabort--> ABORT
+ *   ABORT --exec_stage_timer_cb, abort_wait: SIGTERM--> SIGNALS
+ *   SIGNALS --exec_kill_timer_cb, grace: SIGKILL
+ *   any stage --task exits (exec_on_exit)--> TASK_KILLED
+ *
+ * A task without the label goes from NONE straight to SIGNALS. Each POST
+ * goes to 127.0.0.1:<port> with an empty body on a client of its own,
+ * bounded by EXEC_GRACEFUL_TIMEOUT_MS; its answer (or failure) is only
+ * logged: the task's exit or the end of the wait decides. The client is
+ * freed when the stage ends (never from its own callback). A later kill
+ * during QUIT or ABORT (a framework retrying its kill) does not shorten
+ * them; its grace, when shorter, is the one of the signals. Everything
+ * runs on the loop.
+ *
  * Status updates: each carries a fresh uuid and stays on ex->pending until
  * the agent's ACKNOWLEDGED{uuid}; unacknowledged updates (and the task,
  * until one of its updates is acknowledged) are resent inside the SUBSCRIBE
@@ -118,6 +141,7 @@
 #include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/flags.h"
+#include "lib/http.h"
 #include "lib/ids.h"
 #include "lib/jsonw.h"
 #include "lib/list.h"
@@ -139,6 +163,16 @@
 #define EXEC_HEARTBEAT_TIMEOUT 3600.0   /* local agent: EOF tells us */
 #define EXEC_CALL_TIMEOUT_MS 15000
 #define EXEC_SHELL "/bin/sh"
+
+/* The graceful shutdown (Aurora's HTTP lifecycle); see the file comment. */
+#define EXEC_LABEL_PORT "atoll.shutdown.port"
+#define EXEC_LABEL_QUIT_WAIT "atoll.shutdown.quit_wait"
+#define EXEC_LABEL_ABORT_WAIT "atoll.shutdown.abort_wait"
+#define EXEC_GRACEFUL_DEFAULT_WAIT 5.0 /* seconds, Aurora's default */
+#define EXEC_GRACEFUL_MAX_WAIT 3600.0  /* seconds */
+#define EXEC_GRACEFUL_HOST "127.0.0.1"
+#define EXEC_GRACEFUL_TIMEOUT_MS 2000 /* connect + request + answer */
+#define EXEC_GRACEFUL_MAX_BODY 4096   /* of an answer nobody reads */
 
 /* ---- pure helpers -------------------------------------------------- */
 
@@ -376,6 +410,132 @@ double executor_kill_grace(const json_t *kill_policy, double task_grace,
 	return fallback;
 }
 
+/* Aurora's graceful shutdown of a task, from its labels. */
+struct exec_graceful {
+	int port;          /* 127.0.0.1:port answers HTTP; 0 = none */
+	double quit_wait;  /* seconds after POST /quitquitquit */
+	double abort_wait; /* seconds after POST /abortabortabort */
+};
+
+/* True when s is a plain unsigned decimal number: digits, an optional
+ * fraction, an optional exponent (what printf's %g writes). */
+static bool is_plain_number(const char *s)
+{
+	size_t digits = 0;
+
+	for (; *s >= '0' && *s <= '9'; s++)
+		digits++;
+	if (*s == '.')
+		for (s++; *s >= '0' && *s <= '9'; s++)
+			digits++;
+	if (!digits)
+		return false;
+	if (*s == 'e' || *s == 'E') {
+		s++;
+		if (*s == '+' || *s == '-')
+			s++;
+		if (*s < '0' || *s > '9')
+			return false;
+		while (*s >= '0' && *s <= '9')
+			s++;
+	}
+	return *s == '\0';
+}
+
+static int graceful_parse_port(const char *v, int *port, struct err *e)
+{
+	size_t n = strlen(v);
+	long p = 0;
+
+	if (n == 0 || n > 5 || strspn(v, "0123456789") != n)
+		goto bad;
+	for (size_t i = 0; i < n; i++)
+		p = p * 10 + (v[i] - '0');
+	if (p < 1 || p > 65535)
+		goto bad;
+	*port = (int)p;
+	return 0;
+bad:
+	return err_set(e,
+	               "label '%s': must be a port number between 1 and "
+	               "65535, got '%.64s'",
+	               EXEC_LABEL_PORT, v);
+}
+
+static int graceful_parse_wait(const char *key, const char *v, double *out,
+                               struct err *e)
+{
+	double d;
+	char *end;
+
+	if (!is_plain_number(v))
+		goto bad;
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || *end || !(d >= 0 && d <= EXEC_GRACEFUL_MAX_WAIT))
+		goto bad;
+	*out = d;
+	return 0;
+bad:
+	return err_set(e,
+	               "label '%s': must be a number of seconds between 0 "
+	               "and %g, got '%.64s'",
+	               key, EXEC_GRACEFUL_MAX_WAIT, v);
+}
+
+/*
+ * Reads the graceful shutdown from labels, the TaskInfo's "labels" value
+ * ({"labels": [{"key": k, "value": v}, ...]}; NULL or another shape has
+ * no label of ours). Labels with other keys are ignored. Returns 0 with
+ * g filled (port 0: none), or -EINVAL with e naming the label: a bad
+ * value (a port outside 1-65535, a wait that is not a plain number of
+ * seconds within 0-EXEC_GRACEFUL_MAX_WAIT), a value that is not a string,
+ * a key given twice.
+ */
+static int graceful_parse(struct exec_graceful *g, const json_t *labels,
+                          struct err *e)
+{
+	static const char *const keys[] = {
+	    EXEC_LABEL_PORT, EXEC_LABEL_QUIT_WAIT, EXEC_LABEL_ABORT_WAIT};
+	const json_t *list = json_object_get(labels, "labels");
+	const json_t *l;
+	bool seen[ARRAY_SIZE(keys)] = {false};
+	size_t i, k;
+	int rc = 0;
+
+	g->port = 0;
+	g->quit_wait = EXEC_GRACEFUL_DEFAULT_WAIT;
+	g->abort_wait = EXEC_GRACEFUL_DEFAULT_WAIT;
+	json_array_foreach(list, i, l)
+	{
+		const char *key = json_string_value(json_object_get(l, "key"));
+		const char *v = json_string_value(json_object_get(l, "value"));
+
+		for (k = 0; k < ARRAY_SIZE(keys); k++)
+			if (streq(key, keys[k]))
+				break;
+		if (k == ARRAY_SIZE(keys))
+			continue;
+		if (seen[k])
+			rc =
+			    err_set(e, "label '%s': given more than once", key);
+		else if (!v)
+			rc = err_set(e, "label '%s': must have a string value",
+			             key);
+		else if (k == 0)
+			rc = graceful_parse_port(v, &g->port, e);
+		else
+			rc = graceful_parse_wait(
+			    key, v, k == 1 ? &g->quit_wait : &g->abort_wait, e);
+		if (rc) {
+			g->port = 0;
+			return rc;
+		}
+		seen[k] = true;
+	}
+	return 0;
+}
+
 static void call_envelope_begin(struct jsonw *w, const char *type,
                                 const char *framework_id,
                                 const char *executor_id)
@@ -458,6 +618,14 @@ struct task_user {
 	char *home;
 };
 
+/* Where a kill of the running task is (exec_kill); see the file comment. */
+enum exec_kill_stage {
+	KILL_STAGE_NONE,    /* no kill, or one during the fetch */
+	KILL_STAGE_QUIT,    /* POST /quitquitquit sent, waiting quit_wait */
+	KILL_STAGE_ABORT,   /* POST /abortabortabort sent, waiting abort_wait */
+	KILL_STAGE_SIGNALS, /* SIGTERM sent, SIGKILL at kill_deadline */
+};
+
 struct exec {
 	uv_loop_t *loop;
 	struct executor_env env;
@@ -488,7 +656,14 @@ struct exec {
 	char *fetch_sandbox; /* its sandbox, resolved */
 	bool kill_requested, sigkill_sent;
 	uint64_t kill_deadline; /* loop time (ms) of the SIGKILL */
+	enum exec_kill_stage kill_stage;
 	bool terminal_queued;
+
+	/* The graceful shutdown (TaskInfo labels atoll.shutdown.*). */
+	struct exec_graceful graceful;
+	double kill_grace; /* of the signals, once the HTTP stages are over */
+	struct http_client *graceful_http; /* the stage's POST, or NULL */
+	uv_timer_t stage_timer;            /* ends the stage's wait */
 
 	/* Health checking (TaskInfo.health_check). */
 	bool has_health;
@@ -672,10 +847,109 @@ static void exec_kill_timer_cb(uv_timer_t *t)
 	exec_signal_group(ex, SIGKILL);
 }
 
+static uint64_t seconds_ms(double s)
+{
+	return s > 0 ? (uint64_t)(s * 1000.0 + 0.5) : 0;
+}
+
+/* The last stage: SIGTERM now, SIGKILL after grace seconds. */
+static void exec_kill_signals(struct exec *ex, double grace)
+{
+	uint64_t ms = seconds_ms(grace);
+
+	ex->kill_stage = KILL_STAGE_SIGNALS;
+	exec_signal_group(ex, SIGTERM);
+	ex->kill_deadline = uv_now(ex->loop) + ms;
+	uv_timer_start(&ex->kill_timer, exec_kill_timer_cb, ms, 0);
+}
+
+static const char *graceful_path(enum exec_kill_stage stage)
+{
+	return stage == KILL_STAGE_QUIT ? "/quitquitquit" : "/abortabortabort";
+}
+
+/* Ends the stage's request, if any. Never called from the request's own
+ * callback: only from timers, SIGCHLD and events. */
+static void exec_graceful_drop(struct exec *ex)
+{
+	http_client_free(ex->graceful_http);
+	ex->graceful_http = NULL;
+}
+
+/* The task's answer to a stage's POST: logged, nothing more (the task's
+ * exit, or the stage's end, decides what comes next). */
+static void exec_graceful_answer(struct http_response *resp, int err, void *arg)
+{
+	struct exec *ex = arg;
+	const char *path = graceful_path(ex->kill_stage);
+
+	if (err)
+		log_info(EXEC_LOG, "task_id=%s port=%d POST %s failed: %s",
+		         ex->task.task_id, ex->graceful.port, path,
+		         err == -EMSGSIZE ? "answer too large"
+		                          : strerror(-err));
+	else
+		log_info(EXEC_LOG,
+		         "task_id=%s port=%d status=%d POST %s "
+		         "answered",
+		         ex->task.task_id, ex->graceful.port, resp->status,
+		         path);
+}
+
+static void exec_stage_timer_cb(uv_timer_t *t);
+
+/* Enters an HTTP stage: POST its path to the task, wait for its exit. */
+static void exec_graceful_post(struct exec *ex, enum exec_kill_stage stage)
+{
+	static const char *const headers[] = {
+	    "Connection: close", "User-Agent: atoll-executor", NULL};
+	struct http_client_req req = {0};
+	double wait = stage == KILL_STAGE_QUIT ? ex->graceful.quit_wait
+	                                       : ex->graceful.abort_wait;
+
+	exec_graceful_drop(ex);
+	ex->kill_stage = stage;
+	ex->graceful_http =
+	    http_client_new(ex->loop, EXEC_GRACEFUL_HOST, ex->graceful.port);
+	req.method = "POST";
+	req.path = graceful_path(stage);
+	req.headers = headers;
+	req.timeout_ms = EXEC_GRACEFUL_TIMEOUT_MS;
+	req.max_body_bytes = EXEC_GRACEFUL_MAX_BODY;
+	log_info(EXEC_LOG, "task_id=%s port=%d wait=%gs POST %s",
+	         ex->task.task_id, ex->graceful.port, wait, req.path);
+	/* Never completes synchronously: even errors come from the loop. */
+	http_client_request(ex->graceful_http, &req, exec_graceful_answer, ex);
+	uv_timer_start(&ex->stage_timer, exec_stage_timer_cb, seconds_ms(wait),
+	               0);
+}
+
+/* A stage's wait is over and the task still runs: on to the next. */
+static void exec_stage_timer_cb(uv_timer_t *t)
+{
+	struct exec *ex = container_of(t, struct exec, stage_timer);
+
+	if (!ex->proc_alive)
+		return;
+	if (ex->kill_stage == KILL_STAGE_QUIT) {
+		log_info(EXEC_LOG,
+		         "task_id=%s still running %gs after /quitquitquit",
+		         ex->task.task_id, ex->graceful.quit_wait);
+		exec_graceful_post(ex, KILL_STAGE_ABORT);
+		return;
+	}
+	exec_graceful_drop(ex);
+	log_info(EXEC_LOG,
+	         "task_id=%s grace=%.3fs still running %gs after "
+	         "/abortabortabort; sending SIGTERM",
+	         ex->task.task_id, ex->kill_grace, ex->graceful.abort_wait);
+	exec_kill_signals(ex, ex->kill_grace);
+}
+
 static void exec_kill(struct exec *ex, double grace, const char *why)
 {
 	uint64_t now = uv_now(ex->loop);
-	uint64_t ms = grace > 0 ? (uint64_t)(grace * 1000.0 + 0.5) : 0;
+	uint64_t ms = seconds_ms(grace);
 
 	if (ex->fetch_pid > 0 && !ex->kill_requested) {
 		/* Nothing runs yet: end the fetch, the task never starts. */
@@ -693,24 +967,39 @@ static void exec_kill(struct exec *ex, double grace, const char *why)
 	if (!ex->proc_alive || ex->sigkill_sent)
 		return;
 	exec_health_stop(ex);
-	if (ex->kill_requested) {
-		if (now + ms >= ex->kill_deadline)
-			return;
-		log_info(EXEC_LOG,
-		         "task_id=%s grace=%.3fs kill brought "
-		         "forward (%s)",
-		         ex->task.task_id, grace, why);
-	} else {
+	if (!ex->kill_requested) {
 		ex->kill_requested = true;
 		log_info(EXEC_LOG,
-		         "task_id=%s pid=%d grace=%.3fs killing "
+		         "task_id=%s pid=%d grace=%.3fs graceful=%d killing "
 		         "the task (%s)",
-		         ex->task.task_id, ex->pid, grace, why);
+		         ex->task.task_id, ex->pid, grace,
+		         ex->graceful.port > 0, why);
 		if (ex->fw_caps & FW_CAP_TASK_KILLING_STATE)
 			exec_status(ex, ex->task.task_id, TASK_KILLING,
 			            REASON_UNSET, NULL);
-		exec_signal_group(ex, SIGTERM);
+		ex->kill_grace = grace;
+		if (ex->graceful.port > 0)
+			exec_graceful_post(ex, KILL_STAGE_QUIT);
+		else
+			exec_kill_signals(ex, grace);
+		return;
 	}
+	if (ex->kill_stage == KILL_STAGE_QUIT ||
+	    ex->kill_stage == KILL_STAGE_ABORT) {
+		/* A framework's retry must not cut the task's own shutdown
+		 * short; a shorter grace applies to the signals. */
+		if (grace < ex->kill_grace)
+			ex->kill_grace = grace;
+		log_info(EXEC_LOG,
+		         "task_id=%s grace=%.3fs graceful shutdown under "
+		         "way; it goes on (%s)",
+		         ex->task.task_id, ex->kill_grace, why);
+		return;
+	}
+	if (now + ms >= ex->kill_deadline)
+		return;
+	log_info(EXEC_LOG, "task_id=%s grace=%.3fs kill brought forward (%s)",
+	         ex->task.task_id, grace, why);
 	ex->kill_deadline = now + ms;
 	uv_timer_start(&ex->kill_timer, exec_kill_timer_cb, ms, 0);
 }
@@ -749,6 +1038,12 @@ static void exec_on_exit(struct exec *ex, int st)
 	ex->proc_alive = false;
 	exec_health_stop(ex);
 	uv_timer_stop(&ex->kill_timer);
+	uv_timer_stop(&ex->stage_timer);
+	exec_graceful_drop(ex);
+	if (ex->kill_stage == KILL_STAGE_QUIT ||
+	    ex->kill_stage == KILL_STAGE_ABORT)
+		log_info(EXEC_LOG, "task_id=%s exited after POST %s",
+		         ex->task.task_id, graceful_path(ex->kill_stage));
 	/* What the task left behind in its group goes with it (a pid
 	 * namespace is gone with its init already). */
 	exec_signal_group(ex, SIGKILL);
@@ -1683,6 +1978,7 @@ static void exec_on_launch(struct exec *ex, json_t *ev)
 	const json_t *uris;
 	char why[512];
 	struct task_info t;
+	struct exec_graceful graceful;
 	struct err e = {{0}};
 
 	if (!json_is_object(task)) {
@@ -1721,7 +2017,8 @@ static void exec_on_launch(struct exec *ex, json_t *ev)
 		                   "TaskInfo.command");
 		return;
 	}
-	if (exec_parse_health(ex, task, &e)) {
+	if (exec_parse_health(ex, task, &e) ||
+	    graceful_parse(&graceful, json_object_get(task, "labels"), &e)) {
 		task_info_release(&t);
 		exec_reject_launch(ex, task, REASON_TASK_INVALID, e.msg);
 		return;
@@ -1736,6 +2033,13 @@ static void exec_on_launch(struct exec *ex, json_t *ev)
 	}
 	ex->task = t;
 	ex->have_task = true;
+	ex->graceful = graceful;
+	if (graceful.port > 0)
+		log_info(EXEC_LOG,
+		         "task_id=%s port=%d quit_wait=%gs abort_wait=%gs "
+		         "graceful shutdown over HTTP",
+		         t.task_id, graceful.port, graceful.quit_wait,
+		         graceful.abort_wait);
 	ex->task_json =
 	    t.json ? xstrdup(t.json) : json_dumps(task, JSON_COMPACT);
 	ex->uris = json_is_array(uris) ? json_deep_copy(uris) : NULL;
@@ -1987,8 +2291,10 @@ static void exec_signal_cb(uv_signal_t *h, int signum)
 static void exec_close_handles(struct exec *ex)
 {
 	exec_health_stop(ex);
+	exec_graceful_drop(ex);
 	uv_close((uv_handle_t *)&ex->exit_timer, NULL);
 	uv_close((uv_handle_t *)&ex->kill_timer, NULL);
+	uv_close((uv_handle_t *)&ex->stage_timer, NULL);
 	uv_close((uv_handle_t *)&ex->ack_timer, NULL);
 	uv_close((uv_handle_t *)&ex->disconnect_timer, NULL);
 	uv_close((uv_handle_t *)&ex->retry_timer, NULL);
@@ -2073,6 +2379,7 @@ static int exec_parse_flags(int argc, char **argv)
 static void exec_init_handles(struct exec *ex)
 {
 	uv_timer_init(ex->loop, &ex->kill_timer);
+	uv_timer_init(ex->loop, &ex->stage_timer);
 	uv_timer_init(ex->loop, &ex->ack_timer);
 	uv_timer_init(ex->loop, &ex->disconnect_timer);
 	uv_timer_init(ex->loop, &ex->retry_timer);
