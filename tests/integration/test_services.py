@@ -699,6 +699,54 @@ def test_high_availability_failover():
         print("services failover (session timeout 2 s): %.1f s" % took)
 
 
+QUITTER = r"""
+import http.server, os, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        with open("requests.log", "a") as f:
+            f.write(self.path + "\n")
+        self.send_response(200)
+        self.end_headers()
+        if self.path == "/quitquitquit":
+            os._exit(0)
+    def do_GET(self):
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+"""
+
+
+def test_graceful_shutdown_on_kill():
+    """Atoll's gracefulShutdown: a kill first POSTs /quitquitquit to the
+    named port (Aurora's HTTP lifecycle); a task that obeys ends at once."""
+    d = tempfile.mkdtemp(prefix="atoll-quit-")
+    script = os.path.join(d, "quitter.py")
+    with open(script, "w") as f:
+        f.write(QUITTER)
+    with Cluster(agents=1) as c:
+        m = c.start_services()
+        m.ok("POST", "/v2/apps", {"id": "/q", "cpus": 0.1, "mem": 32,
+                                  "cmd": "exec python3 %s $PORT_HEALTH" % script,
+                                  "portDefinitions": [{"port": 0, "name": "health"}],
+                                  "gracefulShutdown": {"portName": "health", "quitquitquitWaitSeconds": 20},
+                                  "taskKillGracePeriodSeconds": 30})
+        (t,) = m.wait_running("/q", 1)
+        wait_for(lambda: http_request(t["ports"][0], "GET", "/")[0] == 200, 10, "the task serving")
+        t0 = time.time()
+        m.ok("DELETE", "/v2/apps/q")
+        wait_for(lambda: master_tasks(c) == [], 15, "the task gone")
+        # Far sooner than the 20 s quit wait or the 30 s SIGTERM grace.
+        assert time.time() - t0 < 10, time.time() - t0
+        logs = []
+        for root, _, files in os.walk(os.path.join(c.dir, "agent0", "work")):
+            if "requests.log" in files:
+                with open(os.path.join(root, "requests.log")) as f:
+                    logs.append(f.read().split())
+        assert logs == [["/quitquitquit"]], logs
+
+
 def test_bad_input_gets_422_naming_the_field():
     with Cluster(agents=1) as c:
         m = c.start_services()
@@ -768,6 +816,7 @@ if __name__ == "__main__":
         test_serverset_announcements_follow_health,
         test_persistent_volume_app_of_the_slides,
         test_high_availability_failover,
+        test_graceful_shutdown_on_kill,
         test_bad_input_gets_422_naming_the_field,
         test_versions_and_rollback_by_version,
     ])
