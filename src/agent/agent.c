@@ -24,8 +24,15 @@
  *        no more resubscribing, every executor is shut down, then the
  *        agent exits 1 ("this agent was marked gone by the master").
  *
+ * Background passes, started once recovery has rebuilt the executors:
+ * disk/du measures live sandboxes (disk.c) and the garbage collector
+ * removes the sandboxes of executors long gone (gc.c); both do their disk
+ * work off the loop.
+ *
  * Stopping (SIGINT/SIGTERM) leaves executors running: checkpointing ones
- * wait for the agent to come back, the others notice and exit.
+ * wait for the agent to come back, the others notice and exit. A disk or
+ * collection job in flight is finished by the final drain of the loop and
+ * its result dropped.
  */
 #include "lib/compat.h"
 #include "agent/agent_int.h"
@@ -550,6 +557,7 @@ static struct agent *agent_new(uv_loop_t *loop)
 	agent_info_init(&a->info);
 	hmap_init(&a->frameworks);
 	list_init(&a->completed);
+	gc_init(&a->gc);
 	uv_timer_init(loop, &a->heartbeat_timer);
 	a->heartbeat_timer.data = a;
 	uv_timer_init(loop, &a->reap_timer);
@@ -596,6 +604,8 @@ static void agent_free(struct agent *a)
 		a->sub = NULL;
 	}
 	agent_timer_drop(&a->gone_timer);
+	agent_disk_stop(a);
+	agent_gc_stop(a);
 	uv_close((uv_handle_t *)&a->heartbeat_timer, NULL);
 	uv_close((uv_handle_t *)&a->reap_timer, NULL);
 	uv_close((uv_handle_t *)&a->sigint, NULL);
@@ -626,14 +636,10 @@ static void agent_free(struct agent *a)
 	cgroups_remove_root(&a->cgroups);
 	LIST_FOR_EACH_SAFE(pos, ltmp, &a->completed)
 	{
-		struct agent_completed_task *c =
-		    list_entry(pos, struct agent_completed_task, link);
-		free(c->framework_id);
-		free(c->executor_id);
-		free(c->id);
-		free(c->name);
-		free(c);
+		agent_completed_free(
+		    list_entry(pos, struct agent_completed_task, link));
 	}
+	gc_release(&a->gc);
 	hmap_release(&a->frameworks);
 	agent_strv_free(a->masters, a->nmasters);
 	agent_info_release(&a->info);
@@ -699,6 +705,8 @@ int agent_main(int argc, char **argv)
 		goto out;
 	}
 	start_master_link(a);
+	agent_disk_start(a);
+	agent_gc_start(a);
 	uv_timer_start(&a->heartbeat_timer, heartbeat_cb,
 	               AGENT_EXECUTOR_HEARTBEAT_MS,
 	               AGENT_EXECUTOR_HEARTBEAT_MS);

@@ -93,12 +93,13 @@ static const struct flag_def agent_flags[] = {
              "hierarchy has cpu, memory and pids, else v1), or a comma "
              "list of Mesos isolators: cgroups/cpu, cgroups/mem, "
              "cgroups/pids, cgroups/all (any of them: cgroups with all "
-             "controllers), posix/cpu, posix/mem, posix/disk, "
-             "filesystem/posix (no cgroups), namespaces/pid (a command "
-             "task is pid 1 of its own pid namespace), filesystem/linux "
-             "(a command task gets a mount namespace with a private /tmp, "
-             "<sandbox>/tmp); default: cgroups when usable and running as "
-             "root, else posix, and no namespaces (see docs/isolation.md)"),
+             "controllers), posix/cpu, posix/mem, filesystem/posix (no "
+             "cgroups), disk/du or posix/disk (sandbox disk usage), "
+             "namespaces/pid (a command task is pid 1 of its own pid "
+             "namespace), filesystem/linux (a command task gets a mount "
+             "namespace with a private /tmp, <sandbox>/tmp); default: "
+             "cgroups when usable and running as root, else posix, "
+             "disk/du, and no namespaces (see docs/isolation.md)"),
     FLAG_DEF(struct agent_config, cgroups_root, "cgroups-root", FLAG_STRING,
              "atoll", 0, 0, "the cgroup holding the containers' cgroups"),
     FLAG_DEF(struct agent_config, cgroups_enable_cfs, "cgroups-enable-cfs",
@@ -122,6 +123,30 @@ static const struct flag_def agent_flags[] = {
              FLAG_BYTES, "2GB", 0, 1099511627776.0,
              "most bytes the fetcher keeps in one user's cache (least "
              "recently used entries are evicted)"),
+    FLAG_DEF(struct agent_config, gc_delay, "gc-delay", FLAG_DURATION, "1weeks",
+             0, 315360000.0,
+             "the longest a terminated executor's sandbox is kept; less "
+             "as the disk fills: gc_delay * max(0, 1 - gc_disk_headroom "
+             "- disk usage)"),
+    FLAG_DEF(struct agent_config, gc_disk_headroom, "gc-disk-headroom",
+             FLAG_DOUBLE, "0.1", 0, 1,
+             "fraction of the work directory's disk to keep free: at "
+             "a usage of 1 - gc_disk_headroom sandboxes are removed at "
+             "once"),
+    FLAG_DEF(struct agent_config, disk_watch_interval, "disk-watch-interval",
+             FLAG_DURATION, "1mins", 0.01, 86400,
+             "how often the disk usage is checked and due sandboxes "
+             "removed"),
+    FLAG_DEF(struct agent_config, container_disk_watch_interval,
+             "container-disk-watch-interval", FLAG_DURATION, "15secs", 0.01,
+             86400,
+             "how often disk/du measures each live sandbox (reported as "
+             "disk_used_bytes)"),
+    FLAG_DEF(struct agent_config, enforce_container_disk_quota,
+             "enforce-container-disk-quota", FLAG_BOOL, "false", 0, 0,
+             "kill a container whose sandbox uses more than its disk "
+             "(TASK_FAILED, REASON_CONTAINER_LIMITATION_DISK); without it "
+             "the usage is only reported"),
 };
 
 int agent_config_parse(struct agent_config *cfg, int argc, char **argv,
@@ -203,22 +228,24 @@ void agent_config_write(const struct agent_config *cfg, struct jsonw *w,
 struct isolator_name {
 	const char *name;
 	enum agent_cgroups_mode cgroups; /* AUTO = no opinion */
-	bool pid_ns, private_tmp;
+	bool pid_ns, private_tmp, disk;
 };
 
 static const struct isolator_name isolators[] = {
-    {"posix", AGENT_CGROUPS_OFF, false, false},
-    {"posix/cpu", AGENT_CGROUPS_OFF, false, false},
-    {"posix/mem", AGENT_CGROUPS_OFF, false, false},
-    {"posix/disk", AGENT_CGROUPS_OFF, false, false},
-    {"filesystem/posix", AGENT_CGROUPS_OFF, false, false},
-    {"cgroups", AGENT_CGROUPS_ON, false, false},
-    {"cgroups/cpu", AGENT_CGROUPS_ON, false, false},
-    {"cgroups/mem", AGENT_CGROUPS_ON, false, false},
-    {"cgroups/pids", AGENT_CGROUPS_ON, false, false},
-    {"cgroups/all", AGENT_CGROUPS_ON, false, false},
-    {"namespaces/pid", AGENT_CGROUPS_AUTO, true, false},
-    {"filesystem/linux", AGENT_CGROUPS_AUTO, false, true},
+    {"posix", AGENT_CGROUPS_OFF, false, false, false},
+    {"posix/cpu", AGENT_CGROUPS_OFF, false, false, false},
+    {"posix/mem", AGENT_CGROUPS_OFF, false, false, false},
+    /* Mesos's old name of disk/du, a posix isolator. */
+    {"posix/disk", AGENT_CGROUPS_OFF, false, false, true},
+    {"filesystem/posix", AGENT_CGROUPS_OFF, false, false, false},
+    {"cgroups", AGENT_CGROUPS_ON, false, false, false},
+    {"cgroups/cpu", AGENT_CGROUPS_ON, false, false, false},
+    {"cgroups/mem", AGENT_CGROUPS_ON, false, false, false},
+    {"cgroups/pids", AGENT_CGROUPS_ON, false, false, false},
+    {"cgroups/all", AGENT_CGROUPS_ON, false, false, false},
+    {"disk/du", AGENT_CGROUPS_AUTO, false, false, true},
+    {"namespaces/pid", AGENT_CGROUPS_AUTO, true, false, false},
+    {"filesystem/linux", AGENT_CGROUPS_AUTO, false, true, false},
 };
 
 int agent_isolation_parse(const char *text, struct agent_isolation *out,
@@ -226,11 +253,14 @@ int agent_isolation_parse(const char *text, struct agent_isolation *out,
 {
 	const char *p = text, *posix = NULL, *cgroups = NULL;
 	size_t posix_len = 0, cgroups_len = 0;
+	bool named = false; /* a Mesos isolator name (with a '/') */
 
 	memset(out, 0, sizeof(*out));
 	out->cgroups = AGENT_CGROUPS_AUTO;
+	out->disk = true;
 	if (!text)
 		return 0;
+	out->disk = false;
 	for (;;) {
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
@@ -256,7 +286,7 @@ int agent_isolation_parse(const char *text, struct agent_isolation *out,
 			    "(known: posix, cgroups, cgroups/cpu, "
 			    "cgroups/mem, cgroups/pids, cgroups/all, "
 			    "posix/cpu, posix/mem, posix/disk, "
-			    "filesystem/posix, namespaces/pid, "
+			    "filesystem/posix, disk/du, namespaces/pid, "
 			    "filesystem/linux)",
 			    (int)len, p);
 		if (found->cgroups == AGENT_CGROUPS_OFF && !posix) {
@@ -268,6 +298,8 @@ int agent_isolation_parse(const char *text, struct agent_isolation *out,
 		}
 		out->pid_ns |= found->pid_ns;
 		out->private_tmp |= found->private_tmp;
+		out->disk |= found->disk;
+		named |= strchr(found->name, '/') != NULL;
 		if (!comma)
 			break;
 		p = comma + 1;
@@ -278,6 +310,9 @@ int agent_isolation_parse(const char *text, struct agent_isolation *out,
 		               "other (posix means no cgroups)",
 		               (int)posix_len, posix, (int)cgroups_len,
 		               cgroups);
+	/* The bare words choose the cgroups only: disk/du stays on. */
+	if (!named)
+		out->disk = true;
 	out->cgroups = cgroups ? AGENT_CGROUPS_ON
 	               : posix ? AGENT_CGROUPS_OFF
 	                       : AGENT_CGROUPS_AUTO;

@@ -28,6 +28,15 @@
  * executor's acknowledgement still matches) or from the agent when the
  * executor itself is gone (agent_executor_exited).
  *
+ * Disk limit (disk.c): a container whose sandbox outgrew its tasks' disk
+ * is killed when --enforce-container-disk-quota is on; its tasks end the
+ * same way with REASON_CONTAINER_LIMITATION_DISK (which wins over a
+ * memory limitation hit while dying).
+ *
+ * Sandboxes: when a terminated executor is freed (its tasks' updates all
+ * acknowledged), its sandbox is handed to the garbage collector (gc.c);
+ * the completed-task records of that run go when the sandbox goes.
+ *
  * Task life on the agent: created at RUN_TASK (STAGING, queued), LAUNCH
  * delivered when the executor is subscribed, then whatever the updates say;
  * the task is freed when its update stream is done (agent_updates.c).
@@ -216,6 +225,7 @@ void agent_executor_free(struct agent_executor *ex)
 		list_del(&ex->dead_link);
 		if (ex->checkpointed && !a->stopping)
 			agent_ckpt_remove_run(ex);
+		agent_gc_schedule(a, ex);
 	} else {
 		hmap_remove(&ex->fw->executors, &ex->node);
 	}
@@ -270,6 +280,16 @@ void agent_task_free(struct agent_task *t)
 	free(t);
 }
 
+void agent_completed_free(struct agent_completed_task *c)
+{
+	free(c->framework_id);
+	free(c->executor_id);
+	free(c->container_id);
+	free(c->id);
+	free(c->name);
+	free(c);
+}
+
 void agent_task_complete(struct agent_task *t)
 {
 	struct agent_framework *fw = t->fw;
@@ -283,6 +303,7 @@ void agent_task_complete(struct agent_task *t)
 		c = xcalloc(1, sizeof(*c));
 		c->framework_id = xstrdup(fw->id);
 		c->executor_id = xstrdup(ex ? ex->id : "");
+		c->container_id = xstrdup(ex ? ex->container_id : "");
 		c->id = xstrdup(t->id);
 		c->name = xstrdup(t->name);
 		c->state = agent_task_state(t);
@@ -293,11 +314,7 @@ void agent_task_complete(struct agent_task *t)
 			               struct agent_completed_task, link);
 			list_del(&c->link);
 			a->ncompleted--;
-			free(c->framework_id);
-			free(c->executor_id);
-			free(c->id);
-			free(c->name);
-			free(c);
+			agent_completed_free(c);
 		}
 	}
 	if (t->checkpointed && ex && !a->stopping) {
@@ -534,8 +551,11 @@ static char *memory_limitation_message(struct agent_executor *ex)
 /* Sets ex's end reason when its container hit its memory limit. */
 static void memory_limitation(struct agent_executor *ex)
 {
-	char *msg = memory_limitation_message(ex);
+	char *msg;
 
+	if (ex->disk_limited)
+		return; /* killed for its disk: that is the reason */
+	msg = memory_limitation_message(ex);
 	if (!msg)
 		return;
 	log_warn(AGENT_LOG, "framework=%s executor=%s container=%s %s",
@@ -548,18 +568,29 @@ static void memory_limitation(struct agent_executor *ex)
 char *agent_task_limitation(struct agent_task *t, const char *status_json,
                             enum task_state *state)
 {
+	struct agent_executor *ex = t->executor;
+	enum task_reason why = REASON_CONTAINER_LIMITATION_MEMORY;
 	json_t *st;
 	const char *reason;
-	char *msg, *out = NULL;
+	char *msg = NULL, *out = NULL;
 
-	if (!t->executor || !task_state_is_terminal(*state) ||
-	    *state == TASK_KILLED)
+	if (!ex || !task_state_is_terminal(*state) || *state == TASK_KILLED)
 		return NULL;
+	if (ex->disk_limited)
+		why = REASON_CONTAINER_LIMITATION_DISK;
 	st = json_loads(status_json, 0, NULL);
 	reason = json_string_value(json_object_get(st, "reason"));
 	if (!json_is_object(st) ||
-	    (reason && !strcmp(reason, "REASON_CONTAINER_LIMITATION_MEMORY")) ||
-	    !(msg = memory_limitation_message(t->executor))) {
+	    (reason && !strcmp(reason, task_reason_name(why)))) {
+		json_decref(st);
+		return NULL;
+	}
+	if (ex->disk_limited)
+		msg = xstrdup(ex->end_message ? ex->end_message
+		                              : "Disk limit exceeded");
+	else
+		msg = memory_limitation_message(ex);
+	if (!msg) {
 		json_decref(st);
 		return NULL;
 	}
@@ -567,9 +598,7 @@ char *agent_task_limitation(struct agent_task *t, const char *status_json,
 	         t->id, t->executor->container_id, msg);
 	json_object_set_new(st, "state", json_string("TASK_FAILED"));
 	json_object_set_new(st, "source", json_string("SOURCE_AGENT"));
-	json_object_set_new(
-	    st, "reason",
-	    json_string(task_reason_name(REASON_CONTAINER_LIMITATION_MEMORY)));
+	json_object_set_new(st, "reason", json_string(task_reason_name(why)));
 	json_object_set_new(st, "message", json_string(msg));
 	out = json_dumps(st, JSON_COMPACT);
 	if (out)

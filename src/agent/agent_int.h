@@ -13,6 +13,9 @@
  *   cgroups.c        control groups of containers (cgroups.h; pure parts)
  *   checkpoint.c     work-dir/meta: atomic files, journals, recovery
  *   update_stream.c  one task's update stream (pure; update_stream.h)
+ *   disk.c           disk/du: sandbox usage against the disk limit
+ *                    (disk.h; pure and blocking parts)
+ *   gc.c             garbage collection of sandboxes (gc.h)
  *
  * Ownership: the agent owns frameworks; a framework owns its executors (a
  * live one in the executors map, a terminated one with unacknowledged
@@ -42,6 +45,7 @@
 
 #include "agent/agent.h"
 #include "agent/cgroups.h"
+#include "agent/gc.h"
 #include "agent/update_stream.h"
 #include "lib/buf.h"
 #include "lib/hmap.h"
@@ -96,6 +100,13 @@ struct agent_config {
 	bool allow_root_tasks;       /* tasks may run as uid 0 */
 	char *fetcher_cache_dir;     /* NULL = <work dir>/fetcher-cache */
 	uint64_t fetcher_cache_size; /* bytes */
+	/* Sandbox garbage collection (gc.c), Mesos's flags. */
+	double gc_delay;            /* a sandbox's age at the latest */
+	double gc_disk_headroom;    /* 0..1, see gc_max_age */
+	double disk_watch_interval; /* between collection passes */
+	/* disk/du (disk.c). */
+	double container_disk_watch_interval;
+	bool enforce_container_disk_quota; /* false: usage reported only */
 };
 
 /* How containers are isolated, from --isolation. */
@@ -109,6 +120,7 @@ struct agent_isolation {
 	enum agent_cgroups_mode cgroups;
 	bool pid_ns;      /* namespaces/pid: the task is pid 1 of its own */
 	bool private_tmp; /* filesystem/linux: mount namespace, /tmp private */
+	bool disk;        /* disk/du: sandbox usage measured (disk.c) */
 };
 
 /*
@@ -118,7 +130,10 @@ struct agent_isolation {
  * are managed together), posix/cpu, posix/mem, posix/disk,
  * filesystem/posix (no cgroups), namespaces/pid, filesystem/linux; the
  * words posix and cgroups may be list items too. Without a cgroups or
- * posix item the cgroups choice stays automatic. Returns 0, or -EINVAL
+ * posix item the cgroups choice stays automatic. disk/du (alias
+ * posix/disk) measures sandboxes; it is on when text is NULL or names no
+ * Mesos isolator (only the words posix and cgroups), else only when
+ * listed. Returns 0, or -EINVAL
  * with e naming the flag and the item (unknown, empty, or posix and
  * cgroups together).
  */
@@ -253,6 +268,11 @@ struct agent_executor {
 	char *end_message;            /* idem, or NULL */
 	bool isolated;                /* its container has a cgroup */
 	struct cgroups_limits limits; /* set on that cgroup */
+	/* disk/du (disk.c): the sandbox's last measured usage. */
+	bool disk_measured;
+	uint64_t disk_used_bytes;
+	bool disk_limited; /* killed for exceeding its disk limit */
+	bool disk_warned;  /* over it without enforcement: logged once */
 };
 
 struct agent_framework {
@@ -273,6 +293,7 @@ struct agent_framework {
 struct agent_completed_task {
 	struct list link;
 	char *framework_id, *executor_id, *id, *name;
+	char *container_id; /* of its executor's run; "" for a phantom */
 	enum task_state state;
 };
 
@@ -311,6 +332,9 @@ struct agent {
 	/* The isolation, chosen at the first need (agent_cgroups). */
 	bool isolation_chosen;
 	struct cgroups cgroups; /* version CGROUPS_NONE = posix */
+	struct gc gc;           /* sandboxes scheduled for removal */
+	uv_timer_t *gc_timer;   /* next collection pass (gc.c) */
+	uv_timer_t *disk_timer; /* next sandbox measurement (disk.c) */
 	struct {
 		uint64_t tasks_launched, tasks_failed;
 		uint64_t executors_launched, executors_exited;
@@ -407,6 +431,8 @@ void agent_task_deliver(struct agent_task *t);
 void agent_task_deliver_kill(struct agent_task *t);
 /* The task's stream is done: record it as completed and free it. */
 void agent_task_complete(struct agent_task *t);
+/* Frees a completed-task record (unlinked by the caller). */
+void agent_completed_free(struct agent_completed_task *c);
 /* Frees a task without any update (framework shutdown, teardown). */
 void agent_task_free(struct agent_task *t);
 /* Frees an executor with no tasks (closing its handles). */
@@ -416,11 +442,12 @@ void agent_reap_adopted(struct agent *a);
 /* Arms the registration (or reregistration) deadline of ex. */
 void agent_executor_arm_registration(struct agent_executor *ex, double seconds);
 /*
- * When the container of t's executor hit its memory limit (its OOM kill
- * count is not zero) and status_json, a terminal update for t, does not
- * say so yet: returns a copy (heap; same uuid) turned into TASK_FAILED
- * from SOURCE_AGENT with REASON_CONTAINER_LIMITATION_MEMORY and a message,
- * and sets *state. Else NULL.
+ * When the container of t's executor was killed for exceeding its disk
+ * limit (disk.c), or hit its memory limit (its OOM kill count is not
+ * zero), and status_json, a terminal update for t, does not say so yet:
+ * returns a copy (heap; same uuid) turned into TASK_FAILED from
+ * SOURCE_AGENT with REASON_CONTAINER_LIMITATION_DISK or _MEMORY and a
+ * message, and sets *state. Else NULL.
  */
 char *agent_task_limitation(struct agent_task *t, const char *status_json,
                             enum task_state *state);
@@ -512,6 +539,29 @@ const struct cgroups *agent_cgroups(struct agent *a);
 const struct cgroups *agent_executor_cgroups(struct agent_executor *ex);
 /* Kills what is left in ex's container and removes its cgroup. */
 void agent_executor_cgroup_destroy(struct agent_executor *ex);
+
+/* ---- disk.c ------------------------------------------------------------- */
+
+/* Arms the periodic measurement of live sandboxes (every
+ * --container-disk-watch-interval) when disk/du is on. */
+void agent_disk_start(struct agent *a);
+/* Stops it; a measurement in flight finishes and is dropped. */
+void agent_disk_stop(struct agent *a);
+/* The sandbox disk limit of ex in bytes (its live tasks' disk that is
+ * not a persistent volume); 0 = none. */
+uint64_t agent_executor_disk_limit(const struct agent_executor *ex);
+
+/* ---- gc.c --------------------------------------------------------------- */
+
+/* Lists the sandboxes left by earlier runs (off the loop), schedules the
+ * ones no executor owns, then runs a collection pass every
+ * --disk-watch-interval. Call after recovery. */
+void agent_gc_start(struct agent *a);
+/* Stops the passes; a job in flight finishes and is dropped. */
+void agent_gc_stop(struct agent *a);
+/* Schedules the sandbox of ex, a terminated executor being freed, for
+ * removal after --gc-delay (sooner as the disk fills). */
+void agent_gc_schedule(struct agent *a, const struct agent_executor *ex);
 
 /* ---- checkpoint.c ------------------------------------------------------- */
 

@@ -48,6 +48,10 @@
  * they reaped, and resident memory. Processes and threads always come
  * from the scan; cpus_limit and mem_limit_bytes are the live tasks'
  * resources (the cgroup's limits add the executor overhead).
+ * disk_limit_bytes is the live tasks' disk that is not a persistent
+ * volume (when there is any) and disk_used_bytes the sandbox's usage as
+ * disk/du last measured it (disk.c; absent before the first measurement
+ * or without disk/du).
  */
 #include "lib/compat.h"
 #include "agent/agent_int.h"
@@ -677,7 +681,7 @@ static void op_write_statistics(struct jsonw *w, const struct op_procs *ps,
                                 const struct agent_executor *ex)
 {
 	long tck = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
-	uint64_t ut = 0, st = 0, rss = 0, threads = 0, nproc = 0;
+	uint64_t ut = 0, st = 0, rss = 0, threads = 0, nproc = 0, disk_limit;
 	double cpus, mem;
 	bool alive = ex->pid > 0 && agent_pid_is_alive(ex->pid, ex->pid_start);
 
@@ -711,6 +715,11 @@ static void op_write_statistics(struct jsonw *w, const struct op_procs *ps,
 	}
 	jsonw_kdouble(w, "cpus_limit", cpus);
 	jsonw_kuint(w, "mem_limit_bytes", (uint64_t)mem);
+	disk_limit = agent_executor_disk_limit(ex);
+	if (disk_limit)
+		jsonw_kuint(w, "disk_limit_bytes", disk_limit);
+	if (ex->disk_measured)
+		jsonw_kuint(w, "disk_used_bytes", ex->disk_used_bytes);
 	jsonw_kuint(w, "processes", nproc);
 	jsonw_kuint(w, "threads", threads);
 	jsonw_obj_end(w);
