@@ -420,10 +420,13 @@ static void master_on_allocation(const char *framework_id, const char *agent_id,
 	m->metrics.offers_sent++;
 }
 
+static void master_check_fresh(struct master *m);
+
 static void master_allocate(struct master *m, bool full)
 {
 	struct alloc_batch b = {.m = m};
 
+	master_check_fresh(m); /* no offers from a deposed leader */
 	m->alloc_pending = false;
 	m->metrics.allocation_runs++;
 	alloc_run(m->alloc, master_now_ms(m), full, master_on_allocation, &b);
@@ -1565,6 +1568,7 @@ static void master_http_handler(struct http_request *req, void *arg)
 {
 	struct master *m = arg;
 
+	master_check_fresh(m);
 	if (!m->elected && master_path_is_api(req->path))
 		master_respond_not_leader(m, req);
 	else if (!strcmp(req->path, "/api/v1/scheduler"))
@@ -1665,6 +1669,43 @@ static void master_on_leader(struct leader_detector *d,
 static int master_contend(struct master *m, struct err *e);
 static void master_recontend_cb(uv_timer_t *t);
 
+#define MASTER_BEAT_MS 50
+
+/*
+ * Exits at once when the leader's loop has not run for a third of the
+ * ZooKeeper session timeout: the process was frozen (SIGSTOP, a VM pause)
+ * or starved, its session may have expired and another master may lead.
+ * The session-expired notice would come, but only after the callbacks
+ * already queued (agent updates, launches) had run as if still leading:
+ * the fault tests saw a thawed leader forward updates and accept launches
+ * after its successor was elected. Called before serving any request and
+ * on every pulse.
+ */
+static void master_check_fresh(struct master *m)
+{
+	uint64_t now = uv_hrtime();
+	uint64_t limit = (uint64_t)(m->cfg.zk_session_timeout * 1e9 / 3);
+
+	if (!m->elected || !m->beat_timer || now - m->beat_ns <= limit)
+		return;
+	log_error(MASTER_COMPONENT,
+	          "lost leadership: this leader did not run for %.2f s (more "
+	          "than a third of the %g s ZooKeeper session) and another "
+	          "master may lead by now; exiting at once",
+	          (double)(now - m->beat_ns) / 1e9, m->cfg.zk_session_timeout);
+	fflush(stdout);
+	fflush(stderr);
+	_exit(EXIT_FAILURE);
+}
+
+static void master_beat_cb(uv_timer_t *t)
+{
+	struct master *m = t->data;
+
+	master_check_fresh(m);
+	m->beat_ns = uv_hrtime();
+}
+
 static void master_on_election(struct leader_contender *c, enum leader_event ev,
                                const char *why, void *arg)
 {
@@ -1717,6 +1758,12 @@ static void master_on_election(struct leader_contender *c, enum leader_event ev,
 	}
 	m->elected = true;
 	m->elected_time = timeutil_wall();
+	m->beat_ns = uv_hrtime();
+	m->beat_timer = xmalloc(sizeof(*m->beat_timer));
+	uv_timer_init(m->loop, m->beat_timer);
+	m->beat_timer->data = m;
+	uv_timer_start(m->beat_timer, master_beat_cb, MASTER_BEAT_MS,
+	               MASTER_BEAT_MS);
 }
 
 /* Joins the election with this master's MasterInfo (after listening:
@@ -1745,6 +1792,7 @@ static void master_recontend_cb(uv_timer_t *t)
 	struct err e = {{0}};
 
 	loop_timer_drop(&m->recontend_timer);
+	loop_timer_drop(&m->beat_timer);
 	leader_contender_free(m->contender);
 	m->contender = NULL;
 	if (master_contend(m, &e)) {
@@ -1852,6 +1900,7 @@ static void master_free(struct master *m)
 	/* Withdraw from the election first, so that a standby takes over
 	 * without waiting for a session to expire. */
 	loop_timer_drop(&m->recontend_timer);
+	loop_timer_drop(&m->beat_timer);
 	leader_contender_free(m->contender);
 	m->contender = NULL;
 	leader_detector_free(m->detector);

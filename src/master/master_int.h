@@ -228,6 +228,11 @@ struct master {
 	uv_timer_t *recontend_timer; /* a standby whose candidacy ended */
 	bool elected;
 	double elected_time;
+	/* A leader's pulse (master_beat_cb, every MASTER_BEAT_MS): a gap far
+	 * longer means the process was frozen or starved, and its ZooKeeper
+	 * session may have expired meanwhile (master_check_fresh). */
+	uv_timer_t *beat_timer;
+	uint64_t beat_ns;
 	int exit_code; /* of master_main once the loop stops */
 };
 

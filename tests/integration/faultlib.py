@@ -19,8 +19,17 @@ Three parts, kept apart on purpose:
 Faults are injected by a FaultSchedule running in its own thread against a
 FaultEnv (the cluster plus the workload's progress); a schedule only uses
 the cluster's fault interface (kill_master/restart_master, kill_agent/
-restart_agent, cut_agent/heal_agent), so an HA cluster (three masters,
-ZooKeeper) can plug in by implementing the same interface with a leader.
+restart_agent, cut_agent/heal_agent).
+
+High availability (test_faults_ha.py) plugs in the same way:
+HaFaultCluster implements that interface with three masters on ZooKeeper
+(kill_master() kills whichever leads; freeze_leader()/thaw_master() for a
+session expiry) and restarts masters that exit unplanned, as a supervisor
+would; LeaderSampler asks every master for master/elected at once through
+the run; LeaderKills and LeaderExpiry are its schedules, timing each
+failover (FailoverClock); check_ha() adds the HA checks (one leader per
+sample, a deposed leader does nothing once its successor leads, GET_AGENTS
+and the registry znodes, read with the checker's own ZkReader).
 """
 
 import collections
@@ -33,6 +42,7 @@ import shutil
 import signal
 import socket
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -46,6 +56,10 @@ TERMINAL = frozenset(("TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR
 # Not terminal in Mesos, but the master saying it does not know the task:
 # the framework relies on it as an end (it relaunches), so the checker does.
 ENDS = TERMINAL | {"TASK_UNKNOWN"}
+# Fault actions after which a master may have forgotten a launch it had
+# answered 202 (it never passed it on to the agent).
+# ("exit": a deposed leader exiting by itself once thawed.)
+MASTER_DEATHS = frozenset(("kill -9", "freeze", "exit"))
 RANK = {"TASK_STAGING": 0, "TASK_STARTING": 1, "TASK_RUNNING": 2}
 
 
@@ -378,6 +392,429 @@ class FaultCluster:
         return snap
 
 
+# ---- high availability: three masters on ZooKeeper -------------------------
+
+class ZkError(Exception):
+    def __init__(self, code, what):
+        super().__init__("%s: ZooKeeper error %d" % (what, code))
+        self.code = code
+
+
+class ZkReader:
+    """A read-only ZooKeeper client, just enough for the checker to read
+    znodes itself, independently of Atoll's ZooKeeper code: one short
+    session, no watches, getChildren and getData over ZooKeeper's wire
+    protocol (jute: big-endian fields, every packet prefixed with its
+    length; strings and buffers are a length and the bytes)."""
+
+    NONODE = -101
+    OP_GET_DATA, OP_GET_CHILDREN, OP_CLOSE = 4, 8, -11
+
+    def __init__(self, address, timeout=5.0):
+        self.address = address
+        self.sock = socket.create_connection(split_addr(address), timeout=timeout)
+        self.xid = 0
+        try:
+            # ConnectRequest: protocolVersion, lastZxidSeen, timeOut (ms),
+            # sessionId, passwd (16 bytes), readOnly
+            self._send(struct.pack(">iqiqi16s?", 0, 0, int(timeout * 1000), 0, 16, bytes(16), False))
+            reply = self._recv()
+            if len(reply) < 16 or struct.unpack(">iiq", reply[:16])[1] <= 0:
+                raise RuntimeError("ZooKeeper at %s refused a session" % address)
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _send(self, payload):
+        self.sock.sendall(struct.pack(">i", len(payload)) + payload)
+
+    def _read(self, n):
+        out = b""
+        while len(out) < n:
+            chunk = self.sock.recv(n - len(out))
+            if not chunk:
+                raise RuntimeError("ZooKeeper at %s closed the connection" % self.address)
+            out += chunk
+        return out
+
+    def _recv(self):
+        n = struct.unpack(">i", self._read(4))[0]
+        if n < 0 or n > 16 << 20:
+            raise RuntimeError("ZooKeeper at %s: bad packet length %d" % (self.address, n))
+        return self._read(n)
+
+    @staticmethod
+    def _string(s):
+        b = s.encode()
+        return struct.pack(">i", len(b)) + b
+
+    def _request(self, op, body, what):
+        self.xid += 1
+        self._send(struct.pack(">ii", self.xid, op) + body)
+        while True:
+            reply = self._recv()
+            xid, _zxid, err = struct.unpack(">iqi", reply[:16])
+            if xid < 0:
+                continue  # a watch event or a ping answer: not ours
+            if xid != self.xid:
+                raise RuntimeError("ZooKeeper at %s answered xid %d to %d" % (self.address, xid, self.xid))
+            if err:
+                raise ZkError(err, what)
+            return reply[16:]
+
+    def children(self, path):
+        """The names of path's children (unordered), [] when path does
+        not exist."""
+        try:
+            body = self._request(self.OP_GET_CHILDREN, self._string(path) + b"\0", "children of " + path)
+        except ZkError as e:
+            if e.code == self.NONODE:
+                return []
+            raise
+        n = struct.unpack(">i", body[:4])[0]
+        out, off = [], 4
+        for _ in range(max(n, 0)):
+            k = struct.unpack(">i", body[off:off + 4])[0]
+            out.append(body[off + 4:off + 4 + k].decode())
+            off += 4 + k
+        return out
+
+    def data(self, path):
+        """path's data (bytes), or None when path does not exist."""
+        try:
+            body = self._request(self.OP_GET_DATA, self._string(path) + b"\0", "data of " + path)
+        except ZkError as e:
+            if e.code == self.NONODE:
+                return None
+            raise
+        n = struct.unpack(">i", body[:4])[0]
+        return b"" if n < 0 else body[4:4 + n]
+
+    def close(self):
+        if self.sock is None:
+            return
+        try:
+            self.xid += 1
+            self._send(struct.pack(">ii", self.xid, self.OP_CLOSE))
+        except OSError:
+            pass
+        self.sock.close()
+        self.sock = None
+
+
+def zk_unescape(name):
+    """A znode name of the store's ZooKeeper layout back to its key: every
+    byte other than [A-Za-z0-9._-] is written %XX (docs/ha.md)."""
+    out, i = bytearray(), 0
+    while i < len(name):
+        hx = name[i + 1:i + 3]
+        if name[i] == "%" and len(hx) == 2 and all(c in "0123456789abcdefABCDEF" for c in hx):
+            out.append(int(hx, 16))
+            i += 3
+        else:
+            out += name[i].encode()
+            i += 1
+    return out.decode(errors="replace")
+
+
+def zk_registry_rows(zk_address, zk_path):
+    """(agent id, state) pairs of the registry the masters keep in
+    ZooKeeper (<path>/registry/agents/<id>, JSON with a "state"), read
+    with ZkReader: what the next leader loads, not what this one says."""
+    out = []
+    base = zk_path.rstrip("/") + "/registry/agents"
+    with ZkReader(zk_address) as zk:
+        for child in zk.children(base):
+            val = zk.data(base + "/" + child)
+            try:
+                st = json.loads(val.decode()).get("state")
+            except (ValueError, AttributeError, UnicodeDecodeError):
+                st = "unparseable: %r" % (val,)
+            out.append((zk_unescape(child), st))
+    return out
+
+
+def zk_leader_info(zk_address, zk_path):
+    """The MasterInfo JSON of the lowest "json.info_" znode under the
+    election path (the leader, as Mesos-aware tools read it), or None."""
+    with ZkReader(zk_address) as zk:
+        kids = sorted(k for k in zk.children(zk_path.rstrip("/") or "/") if k.startswith("json.info_"))
+        if not kids:
+            return None
+        val = zk.data(zk_path.rstrip("/") + "/" + kids[0])
+    try:
+        return json.loads(val.decode()) if val is not None else None
+    except (ValueError, UnicodeDecodeError):
+        return {"unparseable": repr(val)}
+
+
+def master_elected(d, timeout=1.0):
+    """master/elected of daemon d's /metrics/snapshot: 1, 0, or None when
+    it does not answer within timeout."""
+    try:
+        st, _, body = http_req(d.host, d.port, "GET", "/metrics/snapshot", timeout=timeout)
+        if st != 200:
+            return None
+        return int(json.loads(body).get("master/elected", 0))
+    except (OSError, ValueError, http.client.HTTPException):
+        return None
+
+
+class LeaderSampler:
+    """Asks every live master (a frozen one too) for master/elected at
+    the same moment, every `period` seconds, from a thread; each round is
+    one record in self.samples: {"t", "t_end", "answers": {name: 1, 0 or
+    None}, "elected": [names answering 1]}. check_ha() finds the rounds
+    where two masters said they lead."""
+
+    def __init__(self, masters, period=0.25, timeout=1.0, after_round=None):
+        self.masters = masters
+        self.period = period
+        self.timeout = timeout
+        self.after_round = after_round
+        self.samples = []
+        self.stopping = threading.Event()
+        self.thread = None
+        self.clock = time.time
+
+    def start(self, clock):
+        self.clock = clock
+        self.thread = threading.Thread(target=self._run, name="leader-sampler", daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.stopping.set()
+        if self.thread:
+            self.thread.join(10)
+
+    def sample(self):
+        live = [m for m in self.masters if m.alive and m.port]
+        answers = {}
+        t = self.clock()
+
+        def ask(m):
+            answers[m.name] = master_elected(m, self.timeout)
+        threads = [threading.Thread(target=ask, args=(m,), daemon=True) for m in live]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(self.timeout + 2)
+        rec = {"t": t, "t_end": self.clock(), "answers": dict(answers),
+               "elected": sorted(n for n, e in answers.items() if e == 1)}
+        self.samples.append(rec)
+        return rec
+
+    def _run(self):
+        while not self.stopping.is_set():
+            self.sample()
+            if self.after_round:
+                self.after_round()
+            self.stopping.wait(self.period)
+
+
+class HaFaultCluster(FaultCluster):
+    """Three masters (--zk, --quorum 2, a short --zk-session-timeout, the
+    registry in ZooKeeper) and agents with --master zk://..., every daemon
+    restartable on its port. The fault interface of FaultCluster, with a
+    leader: kill_master() kills whichever master leads now and
+    restart_master() restarts that one (as a standby: the others' znodes
+    are older); freeze_leader()/thaw_master() SIGSTOP and SIGCONT it.
+    `master` is the current leader, found from the masters' own answers
+    (master/elected in /metrics/snapshot). A LeaderSampler watches all
+    masters through the run."""
+
+    def __init__(self, zk_address, zk_path, masters=3, agents=3, quorum=2, session_timeout="2secs",
+                 master_args=(), agent_args=()):
+        self.dir = tempfile.mkdtemp(prefix="atoll-ftha-")
+        self.partition = None
+        self.cut_index = None
+        self.zk_address = zk_address
+        self.zk_path = zk_path
+        self.zk_url = "zk://%s%s" % (zk_address, zk_path)
+        self.masters = [Proc(self.dir, "master%d" % i,
+                             ["master", "--ip", "127.0.0.1", "--port", "@PORT",
+                              "--work-dir", os.path.join(self.dir, "master%d" % i, "work"),
+                              "--zk", self.zk_url, "--quorum", str(quorum),
+                              "--zk-session-timeout", session_timeout,
+                              "--log-level", "debug"] + list(master_args))
+                        for i in range(masters)]
+        self.agents = [Proc(self.dir, "agent%d" % i,
+                            ["agent", "--ip", "127.0.0.1", "--port", "@PORT", "--master", self.zk_url,
+                             "--work-dir", os.path.join(self.dir, "agent%d" % i, "work"),
+                             "--resources", AGENT_RESOURCES, "--hostname", "agent%d" % i,
+                             "--isolation", "posix", "--allow-root-tasks",
+                             "--log-level", "debug"] + list(agent_args))
+                       for i in range(agents)]
+        self.daemons = self.masters + self.agents
+        self.sampler = LeaderSampler(self.masters, after_round=self.supervise)
+        self.pinned = None      # the leader observations go to (snapshot)
+        self.down = None        # the master killed or frozen last
+        self.down_at = None     # and when (time.time())
+        self.owned = set()      # masters the schedule has down (not supervised)
+        self.lock = threading.Lock()
+        self.note = None        # the workload's note(), for supervise()
+        self.agent_ids = []     # the agents' ids, learnt at start
+
+    # -- life cycle
+
+    def start(self):
+        for m in self.masters:
+            m.start()
+        wait_for(self.elected, 20, "a leading master")
+        for a in self.agents:
+            a.start()
+        wait_for(lambda: len(self.active_agents()) == len(self.agents), 20, "agents registered")
+        self.agent_ids = sorted(a["id"] for a in self.active_agents())
+        return self
+
+    def close(self):
+        self.sampler.stop()
+        for m in self.masters:
+            if m.alive:
+                os.kill(m.proc.pid, signal.SIGCONT)  # a frozen one must see SIGTERM
+        super().close()
+
+    # -- the leader
+
+    def elected(self, exclude=None):
+        """The first live master (not exclude) reporting master/elected 1."""
+        for m in self.masters:
+            if m is not exclude and m.alive and m.port and master_elected(m) == 1:
+                return m
+        return None
+
+    @property
+    def master(self):
+        m = self.pinned or self.elected()
+        if m is None:
+            raise RuntimeError("no master reports master/elected 1")
+        return m
+
+    def master_addresses(self):
+        return [m.address for m in self.masters if m.port]
+
+    def active_ids_on(self, m):
+        """Ids of the agents active in master m's /state."""
+        st = self.get_json("/state", m)
+        return sorted(a["id"] for a in st.get("slaves", []) if a.get("active"))
+
+    def redirect_of(self, m):
+        """Location of master m's GET /master/redirect (None: no 307)."""
+        st, hdrs, _ = http_req(m.host, m.port, "GET", "/master/redirect", timeout=2)
+        return hdrs.get("location") if st == 307 else None
+
+    # -- fault interface
+
+    def kill_master(self):
+        m = wait_for(self.elected, 20, "a leader to kill")
+        with self.lock:
+            self.owned.add(m.name)
+            self.down, self.down_at = m, time.time()
+            m.kill9()
+        return m.name
+
+    def restart_master(self):
+        with self.lock:
+            self.down.start()
+            self.owned.discard(self.down.name)
+        return self.down.name
+
+    def freeze_leader(self):
+        m = wait_for(self.elected, 20, "a leader to freeze")
+        with self.lock:
+            self.owned.add(m.name)
+            self.down, self.down_at = m, time.time()
+            os.kill(m.proc.pid, signal.SIGSTOP)
+        return m.name
+
+    def supervise(self):
+        """What a process supervisor does (docs/ha.md): restarts a master
+        that exited although no fault was injected into it (a leader that
+        lost its session on a loaded machine exits on purpose). Each such
+        exit goes to the workload's log as an unplanned "exit" fault, with
+        its last words, so the checker and the reader see it."""
+        with self.lock:
+            for m in self.masters:
+                if m.name in self.owned or m.proc is None or m.alive:
+                    continue
+                last = (m.grep("lost leadership") or m.grep("error") or ["(no error logged)"])[-1]
+                if self.note:
+                    self.note("fault", action="exit", target=m.name, code=m.proc.returncode,
+                              why="unplanned: " + last[:300], schedule="supervisor")
+                try:
+                    m.start()
+                except RuntimeError as e:
+                    self.owned.add(m.name)  # give up on it; the dump shows why
+                    if self.note:
+                        self.note("fault", action="restart failed", target=m.name, why=str(e)[:300],
+                                  schedule="supervisor")
+                    continue
+                if self.note:
+                    self.note("fault", action="restart", target=m.name, schedule="supervisor")
+
+    def thaw_master(self):
+        os.kill(self.down.proc.pid, signal.SIGCONT)
+        return self.down.name
+
+    # -- observation
+
+    def registry_rows(self):
+        return zk_registry_rows(self.zk_address, self.zk_path)
+
+    def snapshot(self):
+        """FaultCluster's snapshot, all of it from one leader, plus the
+        MasterInfo of the lowest election znode and the leader's name."""
+        self.pinned = wait_for(self.elected, 20, "a leader to take a snapshot from")
+        try:
+            snap = super().snapshot()
+        finally:
+            leader, self.pinned = self.pinned, None
+        snap["registry_name"] = "the ZooKeeper registry"
+        snap["leader"] = {"name": leader.name, "port": leader.port}
+        try:
+            snap["zk_leader"] = zk_leader_info(self.zk_address, self.zk_path)
+        except Exception as e:
+            snap["zk_leader"] = {"error": repr(e)}
+        return snap
+
+
+class FailoverClock:
+    """Times one failover from t0 (the leader killed or frozen): when a
+    master other than `old` first reports master/elected 1 (new leader
+    serving), and when every agent in agent_ids is active in its /state
+    (all agents reregistered). poll() returns True once both are known."""
+
+    def __init__(self, cluster, t0, agent_ids, old):
+        self.cluster, self.t0, self.agent_ids, self.old = cluster, t0, list(agent_ids), old
+        self.new = None
+        self.leader_secs = None
+        self.agents_secs = None
+
+    def poll(self):
+        now = time.time()
+        if self.new is None:
+            m = self.cluster.elected(exclude=self.old)
+            if m is not None:
+                self.new, self.leader_secs = m, round(now - self.t0, 3)
+        if self.new is not None and self.agents_secs is None:
+            try:
+                if set(self.agent_ids) <= set(self.cluster.active_ids_on(self.new)):
+                    self.agents_secs = round(time.time() - self.t0, 3)
+            except (OSError, RuntimeError, ValueError, http.client.HTTPException):
+                pass
+        return self.agents_secs is not None
+
+    def figures(self):
+        return {"new": self.new.name if self.new else None, "leader_secs": self.leader_secs,
+                "agents_secs": self.agents_secs, "agents": len(self.agent_ids)}
+
+
 # ---- the workload framework ---------------------------------------------------
 
 class Workload:
@@ -414,6 +851,7 @@ class Workload:
         self.call_conn = None
         self.heartbeat = 15.0
         self.last_event = time.time()
+        self.recv_t = None       # when the event being handled arrived (reader thread)
         self.subscriptions = 0
         # tasks: framework-side view (the checker does not trust it)
         self.tasks = {}          # task id -> dict(kind, logical, state, agent, t_update)
@@ -488,6 +926,11 @@ class Workload:
             rec["seq"] = len(self.log)
             self.log.append(rec)
         return rec
+
+    def running_count(self):
+        """How many tasks the framework last heard were TASK_RUNNING."""
+        with self.lock:
+            return sum(1 for t in self.tasks.values() if t["state"] == "TASK_RUNNING")
 
     def describe(self):
         with self.lock:
@@ -582,7 +1025,7 @@ class Workload:
                     if not chunk:
                         raise EOFError
                     data += chunk
-                self.q.put(("event", gen, json.loads(data)))
+                self.q.put(("event", gen, json.loads(data), self.now()))
         except Exception as e:
             self.q.put(("closed", gen, repr(e)))
 
@@ -648,6 +1091,7 @@ class Workload:
                         self._resubscribe()
                     else:
                         self.last_event = time.time()
+                        self.recv_t = item[3]
                         self._event(item[2])
                 if time.time() - self.last_event > 3 * self.heartbeat + 2:
                     self.note("stream_silent", master=self.master)
@@ -669,7 +1113,7 @@ class Workload:
             self.heartbeat = sub.get("heartbeat_interval_seconds", 15.0)
             self.subscriptions += 1
             self.note("subscribed", master=self.master, framework_id=self.framework_id,
-                      n=self.subscriptions)
+                      n=self.subscriptions, gen=self.gen)
             self._reconcile(all_open=True)
         elif et == "OFFERS":
             for o in ev["offers"].get("offers", []):
@@ -692,7 +1136,7 @@ class Workload:
         agent = (st.get("agent_id") or {}).get("value")
         rec = self.note("update", task=tid, state=state, uuid=st.get("uuid"), agent=agent,
                         source=st.get("source"), reason=st.get("reason"), ts=st.get("timestamp"),
-                        gen=self.gen)
+                        gen=self.gen, recv_t=self.recv_t)
         if st.get("uuid"):
             rec["ack"] = self._call("ACKNOWLEDGE", {"agent_id": st["agent_id"], "task_id": st["task_id"],
                                                     "uuid": st["uuid"]})
@@ -953,6 +1397,143 @@ class AgentPartition(FaultSchedule):
         self.record(env, "heal", env.cluster.heal_agent(), down_secs=round(time.time() - t0, 2))
 
 
+def _background(fn):
+    """Runs fn in a thread (so a restart does not stall a FailoverClock)."""
+    th = threading.Thread(target=fn, daemon=True)
+    th.start()
+    return th
+
+
+def restarted_role(cluster, m, leader, timeout=10):
+    """"standby" once restarted master m reports master/elected 0 and
+    redirects to leader; "leader" if it leads; else what it answered."""
+    seen = None
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        e = master_elected(m)
+        if e == 1:
+            return "leader"
+        try:
+            loc = cluster.redirect_of(m)
+        except (OSError, http.client.HTTPException) as ex:
+            loc = repr(ex)
+        seen = "elected=%s redirect=%s" % (e, loc)
+        if e == 0 and leader is not None and loc == "//" + leader.address:
+            return "standby"
+        time.sleep(0.1)
+    return "unknown (%s)" % seen
+
+
+class LeaderKills(FaultSchedule):
+    """kill -9 of whichever master leads, `count` times at random points
+    of the run (fractions of short tasks done); the killed master is
+    restarted on its port after a random 0.1-1.5 s and must come back as
+    a standby. Each failover is timed (FailoverClock) and noted in the log
+    ("failover" record) before the next kill."""
+
+    name = "leader-kill"
+
+    def __init__(self, seed, count, failover_timeout=30):
+        super().__init__(seed)
+        self.count = count
+        self.failover_timeout = failover_timeout
+
+    def plan(self, env):
+        c = env.cluster
+        points = sorted(self.rng.uniform(0.05, 0.85) for _ in range(self.count))
+        for p in points:
+            if not env.wait_progress(p):
+                return
+            running = env.workload.running_count()
+            old = c.kill_master()
+            self.record(env, "kill -9", old, progress=round(env.workload.progress(), 3), running=running)
+            down_t = self.injected[-1]["t"]
+            clock = FailoverClock(c, c.down_at, c.agent_ids, None)
+            delay = self.rng.uniform(0.1, 1.5)
+            restart = None
+            while time.time() < c.down_at + self.failover_timeout:
+                done = clock.poll()
+                if restart is None and time.time() - c.down_at >= delay:
+                    restart = _background(lambda: self.record(env, "restart", c.restart_master()))
+                if done and restart is not None:
+                    break
+                time.sleep(0.05)
+            if restart is not None:
+                restart.join(20)
+            fo = clock.figures()
+            fo["restarted_as"] = restarted_role(c, c.down, clock.new)
+            env.workload.note("failover", cause="kill -9", old=old, old_address=c.down.address,
+                              running=running, down_t=down_t, **fo)
+            if clock.agents_secs is None:
+                raise AssertionError("kill -9 of the leader %s: %s %ds later (%s)" % (
+                    old, "no new leader" if clock.new is None else "agents not all reregistered",
+                    self.failover_timeout, fo))
+
+
+class LeaderExpiry(FaultSchedule):
+    """A ZooKeeper session expiry of the leader: SIGSTOP it at a random
+    point until a standby leads and its session is long gone (at least
+    1.5 session timeouts), then SIGCONT. It must exit at once, by itself
+    ("expiry_exit" record: exit status and its "lost leadership" line;
+    check_ha() judges it); then it is restarted as a standby. The failover
+    (from the freeze) is timed as LeaderKills does."""
+
+    name = "leader-expiry"
+
+    def __init__(self, seed, session_secs, failover_timeout=30, exit_timeout=10):
+        super().__init__(seed)
+        self.session_secs = session_secs
+        self.failover_timeout = failover_timeout
+        self.exit_timeout = exit_timeout
+
+    def plan(self, env):
+        c = env.cluster
+        if not env.wait_progress(self.rng.uniform(0.2, 0.7)):
+            return
+        running = env.workload.running_count()
+        old = c.freeze_leader()
+        frozen = c.down
+        self.record(env, "freeze", old, progress=round(env.workload.progress(), 3), running=running)
+        down_t = self.injected[-1]["t"]
+        clock = FailoverClock(c, c.down_at, c.agent_ids, frozen)
+        thawed = None
+        while time.time() < c.down_at + self.failover_timeout:
+            clock.poll()
+            held = time.time() - c.down_at
+            if thawed is None and clock.new is not None and \
+                    held >= max(1.5 * self.session_secs, clock.leader_secs + 0.5):
+                self.record(env, "thaw", c.thaw_master(), frozen_secs=round(held, 2))
+                thawed = time.time()
+            if thawed is not None and clock.agents_secs is not None:
+                break
+            time.sleep(0.05)
+        if thawed is None:
+            self.record(env, "thaw", c.thaw_master(), frozen_secs=round(time.time() - c.down_at, 2))
+            thawed = time.time()
+        try:
+            code = frozen.proc.wait(self.exit_timeout)
+        except subprocess.TimeoutExpired:
+            code = None
+        lines = frozen.grep("lost leadership")
+        env.workload.note("expiry_exit", target=old, exited=code is not None, code=code,
+                          secs_after_thaw=round(time.time() - thawed, 2),
+                          line=lines[-1][:300] if lines else None)
+        if code is not None:
+            self.record(env, "exit", old, code=code)
+        else:
+            frozen.kill9()
+            self.record(env, "kill -9", old, why="still running after its session expired")
+        self.record(env, "restart", c.restart_master())
+        fo = clock.figures()
+        fo["restarted_as"] = restarted_role(c, frozen, clock.new)
+        env.workload.note("failover", cause="session expiry", old=old, old_address=frozen.address,
+                          running=running, down_t=down_t, **fo)
+        if clock.agents_secs is None:
+            raise AssertionError("leader %s frozen past its session: %s %ds later (%s)" % (
+                old, "no standby led" if clock.new is None else "agents not all reregistered",
+                self.failover_timeout, fo))
+
+
 # ---- the checker ------------------------------------------------------------
 
 def check(log, n_short, n_long, n_agents, final, before_kill=None):
@@ -969,7 +1550,9 @@ def check(log, n_short, n_long, n_agents, final, before_kill=None):
             updates[r["task"]].append(r)
         elif r["kind"] == "launch":
             launches[r["task"]].append(r)
-    master_kills = [r["t"] for r in log if r["kind"] == "fault" and r["action"] == "kill -9"
+    # Moments a master stopped serving without a word: kill -9, or a
+    # leader frozen (SIGSTOP) until ZooKeeper expired its session.
+    master_kills = [r["t"] for r in log if r["kind"] == "fault" and r["action"] in MASTER_DEATHS
                     and r["target"].startswith("master")]
 
     # 1. task ids: launched once, never an update for an id never launched
@@ -1069,12 +1652,15 @@ def check(log, n_short, n_long, n_agents, final, before_kill=None):
                 v.append("short task %s: relaunched as %s after %s FINISHED" % (logical, attempts[k + 1], tid))
             if st == "TASK_UNKNOWN":
                 # The master forgot a task: acceptable only when the
-                # launch call got no answer (the master died with it) or
-                # the master was killed after it answered 202.
+                # launch call got no answer (the master died with it), was
+                # refused, or the master was killed after it answered 202.
                 ln = launches[tid][0]
                 sent = ln.get("sent", ln["t"])
                 told = next(u["t"] for u in ends[tid][1] if u["state"] == "TASK_UNKNOWN")
-                if ln.get("status") is None or any(sent <= k_t <= told for k_t in master_kills):
+                # A launch a master refused (any answer but 202: a standby's
+                # 503 or 307) never happened, so the task is rightly unknown.
+                if (ln.get("status") is None or ln.get("status") != 202
+                        or any(sent <= k_t <= told for k_t in master_kills)):
                     vanished.append(tid)
                 else:
                     v.append("task %s: launch answered %s at %.2fs, then unknown to the master at %.2fs "
@@ -1143,12 +1729,13 @@ def check_master(final, ends, n_agents, before_kill, n_long):
     if isinstance(reg, str):
         v.append("registry: " + reg)
     elif reg is not None:
+        where = final.get("registry_name", "registry.db")
         admitted = sorted(k for k, s in reg if s == "admitted")
         other = [(k, s) for k, s in reg if s != "admitted"]
         if admitted != ids:
-            v.append("registry: registry.db admits %s, /state lists %s" % (admitted, ids))
+            v.append("registry: %s admits %s, /state lists %s" % (where, admitted, ids))
         if other:
-            v.append("registry: registry.db has agents not admitted: %s" % other)
+            v.append("registry: %s has agents not admitted: %s" % (where, other))
     gt = final["tasks"].get("get_tasks", {})
     if gt.get("tasks"):
         v.append("master: %d tasks still live after the run: %s" % (
@@ -1186,6 +1773,112 @@ def check_master(final, ends, n_agents, before_kill, n_long):
                 if t.get("unacknowledged_updates"):
                     v.append("agent %s: task %s has %d unacknowledged updates (never delivered)" % (
                         name, t.get("id"), t["unacknowledged_updates"]))
+    return v
+
+
+def check_ha(log, samples, final, n_agents):
+    """The HA checks, beside check(): returns (violations, stats).
+
+    samples: LeaderSampler.samples (at most one master may report
+    master/elected 1 in a round); final: HaFaultCluster.snapshot()
+    (GET_AGENTS on the leader lists the n_agents agents, all active, the
+    ones /state lists; the lowest election znode names that leader); log:
+    the "failover" and "expiry_exit" records (every failover completed;
+    the restarted master is a standby; a leader thawed after its session
+    expired exited by itself, non-zero, saying it lost the leadership).
+    Pure: reads only its arguments."""
+    v = []
+    if not samples:
+        v.append("leaders: no sample of the masters was taken")
+    two = [s for s in samples if len(s["elected"]) > 1]
+    for s in two[:20]:
+        v.append("two leaders: %s all report master/elected 1 in the sample of %.2fs-%.2fs (answers %s)"
+                 % (", ".join(s["elected"]), s["t"], s["t_end"], s["answers"]))
+    if samples and not any(len(s["elected"]) == 1 for s in samples):
+        v.append("leaders: no sample found a leader")
+    ga = final["agents"].get("get_agents", {}).get("agents", [])
+    ga_ids = sorted(a.get("agent_info", {}).get("id", {}).get("value", "?") for a in ga)
+    st_ids = sorted(a["id"] for a in final["state"].get("slaves", []))
+    if len(ga) != n_agents:
+        v.append("registry: GET_AGENTS on the leader lists %d agents, expected %d: %s" % (len(ga), n_agents, ga_ids))
+    for a in ga:
+        if not a.get("active"):
+            v.append("registry: GET_AGENTS on the leader lists agent %s inactive"
+                     % a.get("agent_info", {}).get("id", {}).get("value", "?"))
+    if ga_ids != st_ids:
+        v.append("registry: GET_AGENTS lists %s, /state lists %s" % (ga_ids, st_ids))
+    zl, leader = final.get("zk_leader"), final.get("leader") or {}
+    if zl is None:
+        v.append("leaders: no json.info_ znode in ZooKeeper at the end")
+    elif "error" in zl or "unparseable" in zl:
+        v.append("leaders: cannot read the leader's znode: %s" % zl)
+    else:
+        port = (zl.get("address") or {}).get("port", zl.get("port"))
+        if port != leader.get("port"):
+            v.append("leaders: the lowest json.info_ znode names port %s, but %s (port %s) leads"
+                     % (port, leader.get("name"), leader.get("port")))
+    failovers = [r for r in log if r["kind"] == "failover"]
+    downs = [r for r in log if r["kind"] == "fault" and r["action"] in ("kill -9", "freeze")
+             and r.get("why") is None and r["target"].startswith("master")]
+    if len(failovers) != len(downs):
+        v.append("failover: %d leaders killed or frozen, %d failovers timed" % (len(downs), len(failovers)))
+    for r in failovers:
+        if r.get("agents_secs") is None:
+            v.append("failover after the %s of %s did not complete: %s" % (r["cause"], r["old"], r))
+        if r.get("restarted_as") != "standby":
+            v.append("failover: %s restarted after its %s is not a standby: %s"
+                     % (r["old"], r["cause"], r.get("restarted_as")))
+    v.extend(check_deposed(log, failovers))
+    for r in log:
+        if r["kind"] != "expiry_exit":
+            continue
+        if not r["exited"]:
+            v.append("expiry: leader %s still ran %.1fs after SIGCONT past its session timeout"
+                     % (r["target"], r["secs_after_thaw"]))
+        elif r["code"] == 0:
+            v.append("expiry: leader %s exited with status 0 after losing its session" % r["target"])
+        if r["exited"] and not r.get("line"):
+            v.append("expiry: leader %s exited without logging 'lost leadership'" % r["target"])
+    stats = {"samples": len(samples),
+             "samples with one leader": sum(1 for s in samples if len(s["elected"]) == 1),
+             "samples with no leader": sum(1 for s in samples if not s["elected"]),
+             "failovers": failovers}
+    return v, stats
+
+
+def check_deposed(log, failovers):
+    """A deposed leader must not act once its successor leads: no status
+    update reaches the framework on the old leader's stream, and no call
+    is accepted by it, after the moment the successor was seen elected
+    (down_t + leader_secs, which is no earlier than the real election:
+    it is polled). A killed leader cannot; a frozen one, thawed, must
+    exit before it handles anything."""
+    v = []
+    for fo in failovers:
+        if fo.get("leader_secs") is None or not fo.get("old_address"):
+            continue
+        t_new = fo["down_t"] + fo["leader_secs"]
+        subs = [r for r in log if r["kind"] == "subscribed" and r["t"] <= fo["down_t"]]
+        if not subs or subs[-1]["master"] != fo["old_address"]:
+            continue  # the framework was not on the old leader
+        gen = subs[-1].get("gen")
+        nxt = next((r["t"] for r in log if r["kind"] == "subscribed" and r["t"] > fo["down_t"]), None)
+        # when the update arrived (the reader thread), not when the
+        # framework, maybe blocked in a call to the frozen master, got to it
+        late = [r for r in log if r["kind"] == "update" and gen is not None and r.get("gen") == gen
+                and (r.get("recv_t") or r["t"]) > t_new]
+        if late:
+            v.append("deposed leader: %s (%s) delivered %d status updates to the framework after %s was "
+                     "elected (by %.2fs): %s" % (
+                         fo["old"], fo["old_address"], len(late), fo["new"], t_new,
+                         ", ".join("%s %s at %.2fs" % (r["task"], r["state"], r.get("recv_t") or r["t"])
+                                   for r in late[:5])))
+        calls = [r for r in log if r["kind"] == "launch" and r.get("master") == fo["old_address"]
+                 and r.get("status") in (200, 202) and r["t"] > t_new and (nxt is None or r["t"] < nxt)]
+        if calls:
+            v.append("deposed leader: %s (%s) accepted %d launches after %s was elected (by %.2fs): %s" % (
+                fo["old"], fo["old_address"], len(calls), fo["new"], t_new,
+                ", ".join("%s answered %s at %.2fs" % (r["task"], r["status"], r["t"]) for r in calls[:5])))
     return v
 
 
@@ -1239,3 +1932,28 @@ def summary(title, stats, violations, elapsed, seed, out=sys.stdout, log=None):
     else:
         out.write("   no violations\n")
     out.flush()
+
+
+def summary_ha(stats, violations, out=sys.stdout):
+    """The HA part of a scenario's block: the leader samples and each
+    failover's figures (docs/ha.md copies them)."""
+    out.write("   leader samples: %d (%d with one leader, %d with none), %s\n" % (
+        stats["samples"], stats["samples with one leader"], stats["samples with no leader"],
+        "never two leaders" if not any(x.startswith("two leaders") for x in violations)
+        else "TWO LEADERS AT ONCE"))
+    for r in stats["failovers"]:
+        out.write("   FAILOVER %s of %s at %.1fs: %s serving after %s s, all %d agents reregistered after "
+                  "%s s, framework resubscribed after %s s (%d tasks running); restarted as %s\n" % (
+                      r["cause"], r["old"], r["down_t"], r["new"], r["leader_secs"], r["agents"],
+                      r["agents_secs"], r.get("framework_secs"), r["running"], r["restarted_as"]))
+    out.flush()
+
+
+def framework_failover_secs(log):
+    """Adds "framework_secs" to every failover record: from the leader's
+    kill (or freeze) to the framework's next SUBSCRIBED."""
+    fos = [r for r in log if r["kind"] == "failover"]
+    for fo in fos:
+        sub = next((r for r in log if r["kind"] == "subscribed" and r["t"] > fo["down_t"]), None)
+        fo["framework_secs"] = round(sub["t"] - fo["down_t"], 2) if sub else None
+    return fos
