@@ -240,10 +240,12 @@ def test_gc_removes_finished_keeps_running():
         t0 = time.time()
         wait_for(lambda: not os.path.exists(sb), 15, "finished sandbox removed")
         assert time.time() - t0 > 0.5, "removed before its gc_delay"
-        assert "sandbox='%s' sandbox removed" % sb in r.agent.log()
+        # The log line and the records follow the deletion (which runs
+        # off the loop) from the loop.
+        wait_for(lambda: "sandbox='%s' sandbox removed" % sb in r.agent.log(), 5, "the removal logged")
         # the run's empty parents went too, the record of its task with them
-        assert not os.path.exists(os.path.dirname(os.path.dirname(sb)))
-        assert "short" not in r.completed_ids()
+        wait_for(lambda: not os.path.exists(os.path.dirname(os.path.dirname(sb))), 5, "empty parents removed")
+        wait_for(lambda: "short" not in r.completed_ids(), 5, "the task's record gone")
         time.sleep(1.0)
         assert os.path.isdir(keep) and os.path.exists(os.path.join(keep, "stdout"))
         assert r.stats("long")[0] is not None
