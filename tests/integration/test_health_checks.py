@@ -145,8 +145,10 @@ def test_tcp_and_http_checks():
 def test_http_check_bad_status_kills():
     # a path the server answers with 404: unhealthy, killed after 2
     port = free_port()
+    # The grace period covers the server's start on a loaded machine
+    # (refused connections are ignored then); the 404s after it count.
     hc = check("HTTP", {"port": port, "path": "/no-such-file"}, delay_seconds=0.5,
-               interval_seconds=0.2, grace_period_seconds=0, consecutive_failures=2)
+               interval_seconds=0.2, grace_period_seconds=3, consecutive_failures=2)
     with Cluster() as c:
         s, u = start(c, lambda o: [task_info(
             "h404", o, "exec %s -m http.server %d --bind 127.0.0.1" % (sys.executable, port),
