@@ -43,13 +43,18 @@ def master_tasks(c, states=("TASK_STAGING", "TASK_STARTING", "TASK_RUNNING", "TA
     return out
 
 
-def fake_bin():
+def fake_bin(serve=True):
     """A directory with a `bundle` that serves on $PORT0 like `bundle exec
-    rails server` would (the slides' command; Ruby is not installed)."""
+    rails server` would (the slides' command; Ruby is not installed), or
+    just stays up (serve=False: many agents on one host share the same
+    port ranges, so only one could bind a given port)."""
     d = tempfile.mkdtemp(prefix="atoll-bin-")
     p = os.path.join(d, "bundle")
     with open(p, "w") as f:
-        f.write("#!/bin/sh\nexec python3 -m http.server \"${PORT0:-0}\" --bind 127.0.0.1\n")
+        if serve:
+            f.write("#!/bin/sh\nexec python3 -m http.server \"${PORT0:-0}\" --bind 127.0.0.1\n")
+        else:
+            f.write("#!/bin/sh\nexec sleep 3600\n")
     os.chmod(p, stat.S_IRWXU | stat.S_IRGRP | stat.S_IXGRP | stat.S_IROTH | stat.S_IXOTH)
     return d
 
@@ -207,7 +212,7 @@ def test_constraints_on_the_slides_rails_app():
         return "type:%s;rack_id:rack-%d" % ("public_node" if i < 10 else "private", [1, 1, 1, 2, 2, 2, 3, 3, 4, 4, 1, 2][i])
 
     with Cluster(agents=12, attributes=attrs, resources="cpus:2;mem:256;disk:100;ports:[31000-31010]",
-                 agent_env={"PATH": fake_bin() + ":" + os.environ["PATH"]}) as c:
+                 agent_env={"PATH": fake_bin(serve=False) + ":" + os.environ["PATH"]}) as c:
         m = c.start_services()
         app = example("marathon-rails-constraints.json")
         st, _, body = m.req("POST", "/v2/apps", app)
