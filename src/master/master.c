@@ -1075,7 +1075,10 @@ static void master_agent_start_pings(struct master_agent *a)
 	uv_timer_init(m->loop, a->ping_timer);
 	a->ping_timer->data = a;
 	uv_timer_start(a->ping_timer, master_agent_ping_tick, ms, ms);
-	master_agent_send_ping(a);
+	/* The first PING goes with the first tick: now would be before the
+	 * SUBSCRIBED event, which an agent must see first. The subscription
+	 * itself counts as the first answer. */
+	a->ping_answered = true;
 }
 
 void master_agent_connected(struct master_agent *a, struct http_stream *stream)
