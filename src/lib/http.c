@@ -48,6 +48,19 @@
  * - Queued output is bounded: pipelined requests are not parsed while more
  *   than HTTP_OUT_HIGH bytes of responses wait, and streams refuse writes
  *   beyond opts.stream_queue_bytes.
+ * - Output is coalesced: whatever a connection is sent (responses, stream
+ *   chunks, 100 Continue) is appended to its pending buffer (conn->out),
+ *   and the connection joins the server's dirty list. Once per loop pass
+ *   (srv_flush, from a uv_check handle right after I/O callbacks and a
+ *   uv_prepare handle before the loop blocks, both active only while the
+ *   list is non-empty) each dirty connection hands its bytes to the
+ *   socket in one uv_try_write, queueing what the kernel did not take as
+ *   one uv_write behind it. Pending bytes are sent early when they pass
+ *   HTTP_COALESCE_MAX, when a large response body rides along without a
+ *   copy, and before a stream write would be refused for the bound. Bytes
+ *   keep their order on a connection: nothing is ever written around
+ *   queued bytes. conn->out_bytes counts pending plus in-flight bytes, so
+ *   the bounds below see both.
  * - Every write owns its memory (struct http_wreq) and frees it in its
  *   callback. Handles are closed, then freed from close callbacks; objects
  *   stay valid until then, so user callbacks may close anything they like.
@@ -94,6 +107,7 @@
 #define HTTP_CLIENT_MAX_HEADER (256 * 1024) /* response headers + trailers */
 #define HTTP_READ_BUF (64 * 1024)
 #define HTTP_OUT_HIGH (1024 * 1024)
+#define HTTP_COALESCE_MAX (64 * 1024) /* pending bytes sent at once */
 #define HTTP_LINGER_MS 2000
 #define HTTP_BODY_PRESIZE (64 * 1024)
 #define HTTP_BACKLOG 511
@@ -395,8 +409,14 @@ struct http_server {
 	int port;
 	bool closing;
 	bool listener_closed;
+	int flush_handles; /* open: flush_prepare, flush_check */
 	size_t nconns;
 	struct http_conn *conns; /* doubly linked */
+	/* connections with pending output, doubly linked; srv_flush */
+	struct http_conn *dirty;
+	uv_prepare_t flush_prepare;
+	uv_check_t flush_check;
+	uint64_t socket_writes; /* see http_server_socket_writes() */
 	struct http_route *routes;
 	size_t nroutes, routes_cap;
 	size_t peak_input; /* see http_server_peak_input() */
@@ -451,8 +471,11 @@ struct http_conn {
 	int fail_status;
 	const char *fail_reason;
 	struct buf in;    /* unparsed input held while paused */
-	size_t out_bytes; /* queued, not yet written */
-	size_t nwrites;
+	struct buf out;   /* pending output, not yet handed to the socket */
+	size_t out_bytes; /* pending plus in flight: not yet written */
+	size_t nwrites;   /* uv_writes in flight */
+	bool dirty;       /* on srv->dirty */
+	struct http_conn *dirty_prev, *dirty_next;
 	struct http_stream *stream;
 	char peer[64];
 	struct buf *sink; /* fuzz mode: output goes here, no socket */
@@ -466,12 +489,13 @@ struct http_conn {
 	int abort_err;      /* why the connection closed, for on_abort */
 };
 
+/* A write the kernel did not take at once: its bytes and their memory. */
 struct http_wreq {
 	uv_write_t req;
 	struct http_conn *conn;
-	size_t len;
-	char *extra; /* second buffer owned by the write, or NULL */
-	char data[];
+	size_t len;  /* bytes this write still had to send */
+	char *mem;   /* owned: coalesced output, or NULL */
+	char *extra; /* owned: a second buffer (a large body), or NULL */
 };
 
 static void conn_close(struct http_conn *c);
@@ -554,6 +578,26 @@ static void conn_read_stop(struct http_conn *c)
 	c->reading = false;
 }
 
+/* Whether anything is still to be written: pending or in flight. */
+static bool conn_has_output(const struct http_conn *c)
+{
+	return c->nwrites || c->out.len;
+}
+
+/*
+ * Output went out (a write completed, or a flush pass found everything
+ * written at once): a flushing connection closes once drained, and one
+ * whose parsing waited on the output backlog continues.
+ */
+static void conn_out_progress(struct http_conn *c)
+{
+	if (c->state == CONN_FLUSHING && !conn_has_output(c))
+		conn_flush_close(c);
+	else if (c->state == CONN_READING && (c->in.len || c->parse_pending) &&
+	         c->out_bytes < HTTP_OUT_HIGH / 2 && !c->outstanding)
+		conn_resume(c);
+}
+
 static void conn_on_write(uv_write_t *w, int status)
 {
 	struct http_wreq *wr = container_of(w, struct http_wreq, req);
@@ -561,6 +605,7 @@ static void conn_on_write(uv_write_t *w, int status)
 
 	c->out_bytes -= wr->len;
 	c->nwrites--;
+	free(wr->mem);
 	free(wr->extra);
 	free(wr);
 	if (c->state == CONN_CLOSED)
@@ -572,70 +617,199 @@ static void conn_on_write(uv_write_t *w, int status)
 		conn_close(c);
 		return;
 	}
-	if (c->state == CONN_FLUSHING && c->nwrites == 0)
-		conn_flush_close(c);
-	else if (c->state == CONN_READING && (c->in.len || c->parse_pending) &&
-	         c->out_bytes < HTTP_OUT_HIGH / 2 && !c->outstanding)
-		conn_resume(c);
+	conn_out_progress(c);
+}
+
+static void srv_on_flush_prepare(uv_prepare_t *h);
+static void srv_on_flush_check(uv_check_t *h);
+
+/* Puts c on the server's dirty list; the next flush pass writes it. */
+static void conn_out_mark(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	if (c->dirty)
+		return;
+	if (!srv->dirty) {
+		uv_prepare_start(&srv->flush_prepare, srv_on_flush_prepare);
+		uv_check_start(&srv->flush_check, srv_on_flush_check);
+	}
+	c->dirty = true;
+	c->dirty_prev = NULL;
+	c->dirty_next = srv->dirty;
+	if (srv->dirty)
+		srv->dirty->dirty_prev = c;
+	srv->dirty = c;
+}
+
+static void conn_out_unmark(struct http_conn *c)
+{
+	struct http_server *srv = c->srv;
+
+	if (!c->dirty)
+		return;
+	if (c->dirty_prev)
+		c->dirty_prev->dirty_next = c->dirty_next;
+	else
+		srv->dirty = c->dirty_next;
+	if (c->dirty_next)
+		c->dirty_next->dirty_prev = c->dirty_prev;
+	c->dirty = false;
+	c->dirty_prev = c->dirty_next = NULL;
 }
 
 /*
- * Queues wr (len bytes at wr->data, plus extra/extra_len when extra is
- * set). The write owns both; a failure closes the connection.
+ * Hands the pending output, then extra (extra_len bytes, owned; its bytes
+ * must already be counted in out_bytes), to the socket: one uv_try_write
+ * when nothing is in flight, and what the kernel did not take as one
+ * uv_write queued behind. Runs no user code; a failure closes the
+ * connection.
  */
-static void conn_write(struct http_conn *c, struct http_wreq *wr, char *extra,
-                       size_t extra_len)
+static void conn_out_send(struct http_conn *c, char *extra, size_t extra_len)
 {
+	uv_stream_t *st = (uv_stream_t *)&c->tcp;
 	uv_buf_t bufs[2];
-	unsigned n = 1;
-	int rc;
+	unsigned n = 0, first = 0;
+	size_t len, done = 0;
+	char *mem = NULL;
+	struct http_wreq *wr;
+	int rc = 0;
 
-	if (c->state == CONN_CLOSED || c->state == CONN_LINGERING) {
-		free(extra);
-		free(wr);
-		return;
+	if (c->out.len)
+		mem = buf_detach(&c->out, &len);
+	else
+		len = 0;
+	if (len)
+		bufs[n++] = uv_buf_init(mem, (unsigned)len);
+	if (extra_len)
+		bufs[n++] = uv_buf_init(extra, (unsigned)extra_len);
+	if (!n)
+		goto out_free;
+	c->srv->socket_writes++;
+	if (!c->nwrites) {
+		rc = uv_try_write(st, bufs, n);
+		if (rc < 0 && rc != UV_EAGAIN)
+			goto out_fail;
+		done = rc > 0 ? (size_t)rc : 0;
+		c->out_bytes -= done;
+		if (done == len + extra_len)
+			goto out_free;
+		/* Skip what the kernel took. */
+		while (done >= bufs[first].len) {
+			done -= bufs[first].len;
+			first++;
+		}
+		bufs[first].base += done;
+		bufs[first].len -= (unsigned)done;
 	}
-	if (c->sink) {
-		buf_add(c->sink, wr->data, wr->len);
-		if (extra)
-			buf_add(c->sink, extra, extra_len);
-		free(extra);
-		free(wr);
-		return;
-	}
-	bufs[0] = uv_buf_init(wr->data, (unsigned)wr->len);
-	if (extra && extra_len) {
-		bufs[1] = uv_buf_init(extra, (unsigned)extra_len);
-		n = 2;
-	}
+	wr = xmalloc(sizeof(*wr));
 	wr->conn = c;
+	wr->mem = mem;
 	wr->extra = extra;
-	wr->len += extra_len;
-	rc = uv_write(&wr->req, (uv_stream_t *)&c->tcp, bufs, n, conn_on_write);
+	wr->len = 0;
+	for (unsigned i = first; i < n; i++)
+		wr->len += bufs[i].len;
+	rc = uv_write(&wr->req, st, bufs + first, n - first, conn_on_write);
 	if (rc < 0) {
-		free(extra);
 		free(wr);
-		conn_close(c);
-		return;
+		goto out_fail;
 	}
-	c->out_bytes += wr->len;
 	c->nwrites++;
+	return;
+out_fail:
+	log_debug("http", "peer=%s write failed: %s", c->peer, uv_strerror(rc));
+	free(mem);
+	free(extra);
+	conn_set_abort_err(c, rc);
+	conn_close(c);
+	return;
+out_free:
+	free(mem);
+	free(extra);
 }
 
-static struct http_wreq *wreq_new(size_t len)
+/*
+ * Where output for c is appended: the fuzz sink, or the pending buffer.
+ * NULL when the connection takes no more output (closed, lingering).
+ * After appending, conn_out_commit(c, len) with the buffer's length
+ * from before.
+ */
+static struct buf *conn_out_buf(struct http_conn *c)
 {
-	struct http_wreq *wr = xmalloc(sizeof(*wr) + len + 1);
-	wr->conn = NULL;
-	wr->len = len;
-	wr->extra = NULL;
-	return wr;
+	if (c->state == CONN_CLOSED || c->state == CONN_LINGERING)
+		return NULL;
+	return c->sink ? c->sink : &c->out;
+}
+
+static void conn_out_commit(struct http_conn *c, size_t before)
+{
+	if (c->sink)
+		return;
+	c->out_bytes += c->out.len - before;
+	conn_out_mark(c);
+	if (c->out.len >= HTTP_COALESCE_MAX)
+		conn_out_send(c, NULL, 0);
 }
 
 static void conn_write_copy(struct http_conn *c, const void *data, size_t len)
 {
-	struct http_wreq *wr = wreq_new(len);
-	memcpy(wr->data, data, len);
-	conn_write(c, wr, NULL, 0);
+	struct buf *o = conn_out_buf(c);
+	size_t before;
+
+	if (!o)
+		return;
+	before = o->len;
+	buf_add(o, data, len);
+	conn_out_commit(c, before);
+}
+
+/*
+ * Queues take (len bytes, owned) after everything pending, without
+ * copying it: the pending bytes and take go out at once in one write.
+ */
+static void conn_write_take(struct http_conn *c, char *take, size_t len)
+{
+	struct buf *o = conn_out_buf(c);
+
+	if (!o || c->sink) {
+		if (o)
+			buf_add(o, take, len);
+		free(take);
+		return;
+	}
+	c->out_bytes += len;
+	conn_out_send(c, take, len);
+}
+
+/*
+ * The flush pass: every dirty connection's pending output goes to its
+ * socket. User code may run (a connection whose parsing waited on its
+ * output resumes) and dirty more connections; they are flushed in the
+ * same pass, so the loop never blocks with output pending.
+ */
+static void srv_flush(struct http_server *srv)
+{
+	struct http_conn *c;
+
+	while ((c = srv->dirty)) {
+		conn_out_unmark(c);
+		if (c->out.len)
+			conn_out_send(c, NULL, 0);
+		if (c->state != CONN_CLOSED && !c->nwrites)
+			conn_out_progress(c);
+	}
+	uv_prepare_stop(&srv->flush_prepare);
+	uv_check_stop(&srv->flush_check);
+}
+
+static void srv_on_flush_prepare(uv_prepare_t *h)
+{
+	srv_flush(container_of(h, struct http_server, flush_prepare));
+}
+
+static void srv_on_flush_check(uv_check_t *h)
+{
+	srv_flush(container_of(h, struct http_server, flush_check));
 }
 
 static void req_free(struct http_req_priv *p)
@@ -697,6 +871,8 @@ static void conn_destroy(struct http_conn *c)
 	}
 	req_free(c->cur);
 	buf_release(&c->in);
+	buf_release(&c->out);
+	BUG_ON(c->dirty);
 	free(c);
 }
 
@@ -710,7 +886,8 @@ static void srv_free(struct http_server *srv)
 
 static void srv_maybe_free(struct http_server *srv)
 {
-	if (srv->closing && srv->listener_closed && srv->nconns == 0)
+	if (srv->closing && srv->listener_closed && !srv->flush_handles &&
+	    srv->nconns == 0)
 		srv_free(srv);
 }
 
@@ -745,6 +922,15 @@ static void conn_close(struct http_conn *c)
 		c->stream->ending = true;
 	if (c->sink)
 		return;
+	conn_out_unmark(c);
+	if (c->out.len && !c->nwrites) {
+		/* Best effort, as when every response was written at once:
+		 * what the kernel takes now still reaches the peer. */
+		uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+		(void)uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+	}
+	c->out_bytes -= c->out.len;
+	buf_release(&c->out);
 	c->reading = false;
 	uv_close((uv_handle_t *)&c->tcp, conn_on_close);
 	uv_close((uv_handle_t *)&c->timer, conn_on_close);
@@ -779,8 +965,8 @@ static void conn_flush_close(struct http_conn *c)
 		conn_read_stop(c);
 		conn_timer(c, c->srv->opts.idle_timeout_ms);
 	}
-	if (c->nwrites)
-		return;
+	if (conn_has_output(c))
+		return; /* conn_out_progress comes back when drained */
 	if (c->sink) {
 		c->state = CONN_CLOSED;
 		return;
@@ -1296,7 +1482,7 @@ static void conn_on_read(uv_stream_t *h, ssize_t nread, const uv_buf_t *b)
 		bool mid = c->cur || llhttp_get_errno(&c->parser) != HPE_OK;
 		conn_set_abort_err(c,
 		                   nread == UV_EOF ? -ECONNRESET : (int)nread);
-		if (c->state == CONN_READING && !mid && c->nwrites &&
+		if (c->state == CONN_READING && !mid && conn_has_output(c) &&
 		    nread == UV_EOF)
 			conn_flush_close(c);
 		else
@@ -1339,8 +1525,12 @@ struct http_server *http_server_new(uv_loop_t *loop,
 	if (!o->max_stream_body_bytes)
 		o->max_stream_body_bytes = HTTP_DEF_MAX_STREAM_BODY;
 	s->port = o->port;
-	if (loop)
+	if (loop) {
 		uv_tcp_init(loop, &s->listener);
+		uv_prepare_init(loop, &s->flush_prepare);
+		uv_check_init(loop, &s->flush_check);
+		s->flush_handles = 2;
+	}
 	return s;
 }
 
@@ -1446,6 +1636,13 @@ static void srv_on_listener_close(uv_handle_t *h)
 	srv_maybe_free(s);
 }
 
+static void srv_on_flush_handle_close(uv_handle_t *h)
+{
+	struct http_server *s = h->data;
+	s->flush_handles--;
+	srv_maybe_free(s);
+}
+
 void http_server_close(struct http_server *s)
 {
 	struct http_conn *c;
@@ -1457,12 +1654,21 @@ void http_server_close(struct http_server *s)
 		conn_set_abort_err(c, -ECANCELED);
 		conn_close(c);
 	}
+	s->flush_prepare.data = s;
+	s->flush_check.data = s;
+	uv_close((uv_handle_t *)&s->flush_prepare, srv_on_flush_handle_close);
+	uv_close((uv_handle_t *)&s->flush_check, srv_on_flush_handle_close);
 	uv_close((uv_handle_t *)&s->listener, srv_on_listener_close);
 }
 
 size_t http_server_peak_input(const struct http_server *s)
 {
 	return s->peak_input;
+}
+
+uint64_t http_server_socket_writes(const struct http_server *s)
+{
+	return s->socket_writes;
 }
 
 int http_server_set_stream_route(struct http_server *s, const char *path_prefix,
@@ -1570,8 +1776,8 @@ static void respond(struct http_request *req, int status,
 {
 	struct http_req_priv *r = container_of(req, struct http_req_priv, req);
 	struct http_conn *c = req->conn;
-	struct buf h = BUF_INIT;
-	struct http_wreq *wr;
+	struct buf *o;
+	size_t before;
 	bool keep_alive = r->keep_alive;
 	bool inline_body = !take || len <= 16 * 1024;
 
@@ -1590,35 +1796,37 @@ static void respond(struct http_request *req, int status,
 		if (r->has_body)
 			keep_alive = false;
 	}
-	buf_addf(&h, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
+	/* Formatted straight into the connection's pending output. */
+	o = conn_out_buf(c);
+	before = o->len;
+	buf_addf(o, "HTTP/1.1 %d %s\r\n", status, http_status_text(status));
 	if (req->resp_headers.len)
-		buf_add(&h, req->resp_headers.data, req->resp_headers.len);
+		buf_add(o, req->resp_headers.data, req->resp_headers.len);
 	if (content_type) {
-		buf_adds(&h, "Content-Type: ");
-		buf_add_header_text(&h, content_type);
-		buf_adds(&h, "\r\n");
+		buf_adds(o, "Content-Type: ");
+		buf_add_header_text(o, content_type);
+		buf_adds(o, "\r\n");
 	}
-	buf_addf(&h, "Content-Length: %zu\r\n", len);
+	buf_addf(o, "Content-Length: %zu\r\n", len);
 	if (!keep_alive)
-		buf_adds(&h, "Connection: close\r\n");
+		buf_adds(o, "Connection: close\r\n");
 	else if (r->http10)
-		buf_adds(&h, "Connection: keep-alive\r\n");
-	buf_adds(&h, "\r\n");
+		buf_adds(o, "Connection: keep-alive\r\n");
+	buf_adds(o, "\r\n");
 	if (streq(req->method, "HEAD")) {
 		/* The length of what GET would send, and no body. */
 		len = 0;
 		inline_body = true;
 	}
-	wr = wreq_new(h.len + (inline_body ? len : 0));
-	memcpy(wr->data, h.data, h.len);
-	if (inline_body && len)
-		memcpy(wr->data + h.len, body, len);
-	buf_release(&h);
 	if (inline_body) {
+		if (len)
+			buf_add(o, body, len);
 		free(take);
-		conn_write(c, wr, NULL, 0);
+		conn_out_commit(c, before);
 	} else {
-		conn_write(c, wr, take, len);
+		/* A large body goes out behind the headers, uncopied. */
+		conn_out_commit(c, before);
+		conn_write_take(c, take, len);
 	}
 	req_after_response(r, keep_alive);
 out_free:
@@ -1764,29 +1972,41 @@ static bool stream_is_open(const struct http_stream *s)
 	return s && s->conn && !s->ending && s->conn->state == CONN_STREAMING;
 }
 
+/* Appends one chunk (framed when chunked) to the pending output. */
 static void stream_queue(struct http_stream *s, const void *data, size_t len)
 {
-	struct http_wreq *wr;
-	char hdr[24];
-	int hl = 0;
+	struct http_conn *c = s->conn;
+	struct buf *o = conn_out_buf(c);
+	size_t before;
 
-	if (!len)
+	if (!len || !o)
 		return;
+	before = o->len;
 	if (s->chunked)
-		hl = snprintf(hdr, sizeof(hdr), "%zx\r\n", len);
-	wr = wreq_new((size_t)hl + len + (s->chunked ? 2 : 0));
-	memcpy(wr->data, hdr, (size_t)hl);
-	memcpy(wr->data + hl, data, len);
+		buf_addf(o, "%zx\r\n", len);
+	buf_add(o, data, len);
 	if (s->chunked)
-		memcpy(wr->data + (size_t)hl + len, "\r\n", 2);
-	conn_write(s->conn, wr, NULL, 0);
+		buf_add(o, "\r\n", 2);
+	conn_out_commit(c, before);
 }
 
 int http_stream_write(struct http_stream *s, const void *data, size_t len)
 {
+	struct http_conn *c;
+	size_t bound;
+
 	if (!stream_is_open(s))
 		return -EPIPE;
-	if (s->conn->out_bytes + len > s->conn->srv->opts.stream_queue_bytes)
+	c = s->conn;
+	bound = c->srv->opts.stream_queue_bytes;
+	/* Only what the kernel will not take counts against the bound:
+	 * pending bytes go to the socket before a write is refused. */
+	if (c->out_bytes + len > bound && c->out.len && !c->sink) {
+		conn_out_send(c, NULL, 0);
+		if (!stream_is_open(s))
+			return -EPIPE;
+	}
+	if (c->out_bytes + len > bound)
 		return -ENOBUFS;
 	stream_queue(s, data, len);
 	return stream_is_open(s) ? 0 : -EPIPE;

@@ -9,7 +9,10 @@
  * as it arrives instead, with backpressure (see "streaming request bodies").
  * Responses are either complete (http_respond*) or a chunked stream
  * (http_stream_*) with a bounded outbound queue: a subscriber that does not
- * read is never allowed to grow the process's memory.
+ * read is never allowed to grow the process's memory. Output is coalesced:
+ * what a connection is sent during one loop pass (responses, stream chunks)
+ * leaves in one write when the pass ends, before the loop next waits, or
+ * sooner past 64 KiB; order on a connection is always kept.
  *
  * Client: a keep-alive connection per struct http_client running requests
  * in order, and struct http_sub for one long-lived streaming response

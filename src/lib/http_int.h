@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "lib/buf.h"
 
@@ -31,6 +32,14 @@ bool http_path_has_prefix(const char *path, const char *prefix);
  * Tests use it to prove that stream routes do not buffer bodies.
  */
 size_t http_server_peak_input(const struct http_server *s);
+
+/*
+ * How many times s has handed output to a socket (one uv_try_write, with
+ * at most one uv_write for what it left, per coalesced batch) since s was
+ * created. Tests use it to prove that responses and stream chunks queued
+ * in one loop pass leave in one write, not one write each.
+ */
+uint64_t http_server_socket_writes(const struct http_server *s);
 
 /*
  * Runs the server's whole request path (llhttp parsing, limits, target

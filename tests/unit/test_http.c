@@ -2241,6 +2241,316 @@ static void test_trailers_dropped(void **state)
 	buf_release(&out);
 }
 
+/* ---- output coalescing ------------------------------------------------ */
+
+/*
+ * A handler for the coalescing tests: "/emit?n=N" writes N numbered events
+ * to the open stream (another connection) before answering; "/s" starts a
+ * stream and writes three chunks into it at once; anything else is echoed.
+ */
+static void coalesce_handler(struct http_request *req, void *arg)
+{
+	struct env *e = arg;
+	char ev[32];
+
+	e->nreq++;
+	if (streq(req->path, "/s")) {
+		e->stream =
+		    http_stream_begin(req, 200, "text/plain", stream_closed, e);
+		assert_int_equal(http_stream_write(e->stream, "one,", 4), 0);
+		assert_int_equal(http_stream_write(e->stream, "two,", 4), 0);
+		assert_int_equal(http_stream_write(e->stream, "three", 5), 0);
+		return;
+	}
+	if (streq(req->path, "/emit")) {
+		char *v = http_request_query(req, "n");
+		int n = v ? (int)strtol(v, NULL, 10) : 0;
+		free(v);
+		for (int i = 0; i < n; i++) {
+			int len = snprintf(ev, sizeof(ev), "[%d]", i);
+			assert_int_equal(
+			    http_stream_write(e->stream, ev, (size_t)len), 0);
+		}
+	}
+	handler(req, arg);
+}
+
+static void env_start_coalesce(struct env *e, const struct http_server_opts *o)
+{
+	struct err er;
+
+	memset(e, 0, sizeof(*e));
+	assert_int_equal(uv_loop_init(&e->loop), 0);
+	e->srv = http_server_new(&e->loop, o, coalesce_handler, e);
+	assert_int_equal(http_server_listen(e->srv, &er), 0);
+	e->port = http_server_port(e->srv);
+}
+
+/* Removes chunked framing from raw (headers included); -1 if malformed. */
+static int dechunk(const struct buf *raw, struct buf *body)
+{
+	const char *p = strstr(raw->data, "\r\n\r\n");
+	const char *end = raw->data + raw->len;
+
+	if (!p)
+		return -1;
+	for (p += 4; p < end;) {
+		char *q;
+		unsigned long n = strtoul(p, &q, 16);
+		if (q == p || end - q < 2 || memcmp(q, "\r\n", 2))
+			return -1;
+		q += 2;
+		if (n == 0)
+			return 0;
+		if ((size_t)(end - q) < n + 2)
+			return -1;
+		buf_add(body, q, n);
+		p = q + n + 2;
+	}
+	return -1; /* no terminating chunk */
+}
+
+/*
+ * Fifty pipelined requests arrive in one read: their responses leave in
+ * order, keep-alive until the one that asked to close, in one write.
+ */
+static void test_coalesce_pipelined_responses(void **state)
+{
+	struct env e;
+	struct buf req = BUF_INIT, out = BUF_INIT;
+	const char *prev, *at;
+	uint64_t writes0;
+	int fd;
+
+	(void)state;
+	env_start(&e, NULL);
+	for (int i = 0; i < 49; i++)
+		buf_addf(&req, "GET /r%d HTTP/1.1\r\n\r\n", i);
+	buf_addf(&req, "GET /r49 HTTP/1.1\r\nConnection: close\r\n\r\n");
+	fd = raw_connect(e.port);
+	wait_conns(&e, 1);
+	writes0 = http_server_socket_writes(e.srv);
+	raw_send(&e, fd, req.data, req.len);
+	assert_true(raw_read(&e, fd, &out, 0, 3000));
+	assert_int_equal(count_responses(&out), 50);
+	assert_int_equal(e.nreq, 50);
+	prev = out.data;
+	for (int i = 0; i < 50; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "GET /r%d body=", i);
+		at = strstr(out.data, want);
+		assert_non_null(at);
+		assert_true(at >= prev);
+		prev = at;
+	}
+	/* Only the last response closes. */
+	at = strstr(out.data, "Connection: close\r\n");
+	assert_non_null(at);
+	assert_true(at > strstr(out.data, "GET /r48 body="));
+	assert_null(strstr(at + 1, "Connection: close\r\n"));
+	/* One read, one pass: far fewer writes than responses. */
+	assert_true(http_server_socket_writes(e.srv) - writes0 <= 3);
+	close(fd);
+	buf_release(&req);
+	buf_release(&out);
+	env_stop(&e);
+}
+
+/*
+ * A stream's header follows the responses pipelined before it, and its
+ * first chunks follow the header, on one connection in one write; events
+ * written to it from another connection's handler keep their order.
+ */
+static void test_coalesce_stream_after_responses(void **state)
+{
+	struct env e;
+	struct buf out = BUF_INIT, body = BUF_INIT, want = BUF_INIT;
+	const char *a, *b, *h;
+	uint64_t writes0;
+	int fd, fd2;
+
+	(void)state;
+	env_start_coalesce(&e, NULL);
+	fd = raw_connect(e.port);
+	wait_conns(&e, 1);
+	writes0 = http_server_socket_writes(e.srv);
+	raw_sends(&e, fd,
+	          "GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n"
+	          "GET /s HTTP/1.1\r\n\r\n");
+	assert_true(run_until(&e, pred_stream, NULL, 3000));
+	run_for(&e, 20);
+	assert_true(http_server_socket_writes(e.srv) - writes0 <= 2);
+	/* Another connection's handler writes 200 events to the stream. */
+	fd2 = raw_connect(e.port);
+	raw_sends(&e, fd2, "GET /emit?n=200 HTTP/1.1\r\n\r\n");
+	{
+		struct buf out2 = BUF_INIT;
+		assert_false(raw_read(&e, fd2, &out2, 1, 3000));
+		assert_non_null(strstr(out2.data, "GET /emit ?n=200 body="));
+		buf_release(&out2);
+	}
+	http_stream_end(e.stream);
+	assert_true(raw_read(&e, fd, &out, 0, 3000));
+	a = strstr(out.data, "GET /a body=");
+	b = strstr(out.data, "GET /b body=");
+	h = strstr(out.data, "Transfer-Encoding: chunked\r\n");
+	assert_true(a && b && h && a < b && b < h);
+	{
+		struct buf raw = BUF_INIT;
+		/* The stream's response starts after the second one. */
+		const char *st = strstr(b, "HTTP/1.1 200 OK");
+		assert_non_null(st);
+		buf_add(&raw, st, out.len - (size_t)(st - out.data));
+		assert_int_equal(dechunk(&raw, &body), 0);
+		buf_release(&raw);
+	}
+	buf_adds(&want, "one,two,three");
+	for (int i = 0; i < 200; i++)
+		buf_addf(&want, "[%d]", i);
+	assert_int_equal(body.len, want.len);
+	assert_memory_equal(body.data, want.data, want.len);
+	assert_true(run_until(&e, pred_stream_closed, NULL, 3000));
+	assert_int_equal(e.stream_closed, 1);
+	close(fd);
+	close(fd2);
+	buf_release(&out);
+	buf_release(&body);
+	buf_release(&want);
+	env_stop(&e);
+}
+
+/*
+ * A reader that does not read: small events written in a burst (no loop
+ * pass in between) are pushed to the kernel before the bound refuses
+ * one, so -ENOBUFS still means "the kernel is full and the queue is at
+ * its bound"; a refused write queues nothing; everything accepted
+ * arrives, in order, once the reader reads.
+ */
+static void test_coalesce_slow_reader_bound(void **state)
+{
+	struct http_server_opts o = {.stream_queue_bytes = 32 * 1024};
+	struct env e;
+	struct buf out = BUF_INIT, body = BUF_INIT;
+	char ev[32];
+	size_t accepted = 0, queued;
+	int fd, rcv = 4096, rc = 0, i, n = 0;
+	struct sockaddr_in a;
+
+	(void)state;
+	env_start_stream(&e, &o);
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)e.port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	raw_sends(&e, fd, "GET /events HTTP/1.1\r\n\r\n");
+	assert_true(run_until(&e, pred_stream, NULL, 3000));
+	for (i = 0; i < 1000000 && rc == 0; i++) {
+		int len = snprintf(ev, sizeof(ev), "%07d\n", i);
+		rc = http_stream_write(e.stream, ev, (size_t)len);
+		if (rc == 0) {
+			accepted += (size_t)len;
+			n++;
+		}
+	}
+	assert_int_equal(rc, -ENOBUFS);
+	queued = http_stream_queued(e.stream);
+	/* The bound counts payloads; the last one's chunk framing (its
+	 * size line and CRLF) may stick out. */
+	assert_true(queued <= o.stream_queue_bytes + 16);
+	/* The kernel holds part of it: nothing waited in our buffer while
+	 * there was room below. */
+	assert_true(accepted > queued);
+	/* Refused again: still nothing queued. */
+	assert_int_equal(http_stream_write(e.stream, "12345678", 8), -ENOBUFS);
+	assert_true(http_stream_queued(e.stream) <= queued);
+	http_stream_end_with(e.stream, "end\n", 4);
+	assert_true(raw_read(&e, fd, &out, 0, 5000));
+	assert_int_equal(dechunk(&out, &body), 0);
+	assert_int_equal(body.len, accepted + 4);
+	for (i = 0; i < n; i++) {
+		snprintf(ev, sizeof(ev), "%07d\n", i);
+		assert_memory_equal(body.data + (size_t)i * 8, ev, 8);
+	}
+	assert_memory_equal(body.data + accepted, "end\n", 4);
+	assert_true(run_until(&e, pred_stream_closed, NULL, 3000));
+	close(fd);
+	buf_release(&out);
+	buf_release(&body);
+	env_stop(&e);
+}
+
+static void on_keep_alive(uv_timer_t *t)
+{
+	(void)t;
+}
+
+static void on_stream_write_later(uv_timer_t *t)
+{
+	struct env *e = t->data;
+	/* (t stays open: a closing handle would keep the loop from
+	 * blocking, which is what this test needs it to try.) */
+	assert_int_equal(http_stream_write(e->stream, "later", 5), 0);
+}
+
+static void on_client_readable(uv_poll_t *p, int status, int events)
+{
+	struct raw_read *rr = p->data;
+	(void)status;
+	(void)events;
+	(void)pred_raw(NULL, rr);
+}
+
+/*
+ * Output queued outside I/O callbacks (a stream chunk written from a
+ * timer) is written before the loop blocks: it does not wait for the next
+ * event (here a timer 3 s away). The client's socket is watched by the
+ * same loop, so the loop wakes when the chunk arrives.
+ */
+static void test_coalesce_flush_before_blocking(void **state)
+{
+	struct env e;
+	struct buf out = BUF_INIT;
+	struct raw_read rr;
+	uv_timer_t t, far;
+	uv_poll_t pl;
+	uint64_t start;
+	int fd;
+
+	(void)state;
+	env_start_stream(&e, NULL);
+	fd = raw_connect(e.port);
+	raw_sends(&e, fd, "GET /events HTTP/1.1\r\n\r\n");
+	assert_true(run_until(&e, pred_stream, NULL, 3000));
+	rr = (struct raw_read){fd, &out, 0, false};
+	run_for(&e, 20);
+	(void)pred_raw(&e, &rr); /* the response's headers */
+	assert_non_null(memmem(out.data, out.len, "\r\n\r\n", 4));
+	uv_poll_init(&e.loop, &pl, fd);
+	pl.data = &rr;
+	uv_poll_start(&pl, UV_READABLE, on_client_readable);
+	uv_timer_init(&e.loop, &t);
+	t.data = &e;
+	uv_timer_start(&t, on_stream_write_later, 20, 0);
+	uv_timer_init(&e.loop, &far);
+	uv_timer_start(&far, on_keep_alive, 3000, 0);
+	start = timeutil_mono_ms();
+	while (!memmem(out.data, out.len, "later", 5) &&
+	       timeutil_mono_ms() - start < 5000)
+		uv_run(&e.loop, UV_RUN_ONCE);
+	assert_non_null(memmem(out.data, out.len, "5\r\nlater\r\n", 10));
+	assert_true(timeutil_mono_ms() - start < 1000);
+	uv_close((uv_handle_t *)&pl, NULL);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_close((uv_handle_t *)&far, NULL);
+	close(fd);
+	buf_release(&out);
+	env_stop(&e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -2285,6 +2595,10 @@ int main(void)
 	    cmocka_unit_test(test_fuzz_entry),
 	    cmocka_unit_test(test_fuzz_entry_streamed),
 	    cmocka_unit_test(test_trailers_dropped),
+	    cmocka_unit_test(test_coalesce_pipelined_responses),
+	    cmocka_unit_test(test_coalesce_stream_after_responses),
+	    cmocka_unit_test(test_coalesce_slow_reader_bound),
+	    cmocka_unit_test(test_coalesce_flush_before_blocking),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
