@@ -211,6 +211,11 @@ def test_up_runs_a_cluster_and_stops_cleanly():
         assert st == 201, (st, body)
         wait_for(lambda: json.loads(http_request(sport, "GET", "/v2/apps/up-app")[2])["app"]["tasksRunning"] == 1,
                  20, "the app's task running")
+        # Leave nothing behind: the app's executor belongs to a
+        # checkpointing framework and would wait for its agent.
+        st, _, body = http_request(sport, "DELETE", "/v2/apps/up-app")
+        assert st == 200, (st, body)
+        wait_for(lambda: http_request(sport, "GET", "/v2/apps/up-app")[0] == 404, 20, "the app removed")
         kids = u.children()
         assert len(kids) == 4, kids
         t0 = time.time()
