@@ -428,14 +428,6 @@ static void stop_cb(uv_signal_t *s, int signum)
 
 /* ---- start-up ------------------------------------------------------------ */
 
-static int write_port_file(const char *path, int port, struct err *e)
-{
-	char text[16];
-	int n = snprintf(text, sizeof(text), "%d\n", port);
-
-	return agent_write_file_atomic(path, text, (size_t)n, e);
-}
-
 /* Makes the work directory exist and absolute (executors get paths). */
 static int prepare_work_dir(struct agent *a, struct err *e)
 {
@@ -715,7 +707,7 @@ int agent_main(int argc, char **argv)
 	uv_signal_start(&a->sigint, stop_cb, SIGINT);
 	uv_signal_start(&a->sigterm, stop_cb, SIGTERM);
 	if (a->cfg.port_file &&
-	    write_port_file(a->cfg.port_file, a->info.port, &e)) {
+	    http_server_write_port_file(a->http, a->cfg.port_file, &e)) {
 		fprintf(stderr, "atoll agent: --port-file: %s\n", e.msg);
 		rc = 1;
 		goto out;

@@ -85,11 +85,13 @@
 #include "lib/http.h"
 #include "lib/http_int.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <llhttp.h>
 
@@ -1621,6 +1623,39 @@ int http_server_listen(struct http_server *s, struct err *e)
 int http_server_port(const struct http_server *s)
 {
 	return s->port;
+}
+
+int http_server_write_port_file(const struct http_server *s, const char *path,
+                                struct err *e)
+{
+	char *tmp = xasprintf("%s.tmp", path);
+	char text[16];
+	int n = snprintf(text, sizeof(text), "%d\n", http_server_port(s));
+	int fd, rc = 0;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		rc = -errno;
+		err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (write(fd, text, (size_t)n) != n || fsync(fd)) {
+		rc = errno ? -errno : -EIO;
+		err_set(e, "cannot write '%s': %s", tmp, strerror(-rc));
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, path)) {
+		rc = -errno;
+		err_set(e, "cannot rename '%s' to '%s': %s", tmp, path,
+		        strerror(errno));
+		unlink(tmp);
+	}
+out:
+	free(tmp);
+	return rc;
 }
 
 size_t http_server_connections(const struct http_server *s)

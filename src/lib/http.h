@@ -98,6 +98,15 @@ int http_server_listen(struct http_server *s, struct err *e)
     __attribute__((warn_unused_result));
 /* The bound port (useful with port 0). */
 int http_server_port(const struct http_server *s);
+/*
+ * Writes the bound port ("<port>\n") to path for scripts and tests
+ * (every daemon's --port-file): a temp file, fsync, rename, so a reader
+ * never sees a partial file. Returns 0 or a negative errno with e naming
+ * the file.
+ */
+int http_server_write_port_file(const struct http_server *s, const char *path,
+                                struct err *e)
+    __attribute__((warn_unused_result));
 /* Number of open connections (for metrics and tests). */
 size_t http_server_connections(const struct http_server *s);
 /* Stops listening, closes every connection (streams get their close

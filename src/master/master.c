@@ -1584,29 +1584,6 @@ static void master_http_handler(struct http_request *req, void *arg)
 		master_endpoints(m, req);
 }
 
-static int master_write_port_file(const char *path, int port, struct err *e)
-{
-	char tmp[4096];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "we");
-	if (!f)
-		return err_set(e, "cannot write '%s': %s", tmp,
-		               strerror(errno));
-	fprintf(f, "%d\n", port);
-	if (fflush(f) || fsync(fileno(f))) {
-		fclose(f);
-		return err_set(e, "cannot write '%s': %s", tmp,
-		               strerror(errno));
-	}
-	fclose(f);
-	if (rename(tmp, path))
-		return err_set(e, "cannot rename '%s': %s", tmp,
-		               strerror(errno));
-	return 0;
-}
-
 static void master_stop_cb(uv_signal_t *s, int signum)
 {
 	struct master *m = s->data;
@@ -1634,7 +1611,7 @@ static int master_start(struct master *m, struct err *e)
 	m->address = xasprintf("%s:%d", m->cfg.ip, m->port);
 	m->pid = xasprintf("master@%s", m->address);
 	if (m->cfg.port_file &&
-	    (rc = master_write_port_file(m->cfg.port_file, m->port, e)))
+	    (rc = http_server_write_port_file(m->http, m->cfg.port_file, e)))
 		return rc;
 	uint64_t ai = (uint64_t)(m->cfg.allocation_interval * 1000);
 	uv_timer_start(&m->alloc_timer, master_alloc_timer_cb, ai, ai);

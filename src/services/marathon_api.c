@@ -128,8 +128,9 @@ static json_t *api_body(struct http_request *req, bool want_array)
 }
 
 /* The answer to a change: {"version","deploymentId"} and the header. */
-static void api_deployed(struct http_request *req, int status,
-                         const struct svc_deployment *d, const char *version)
+static void api_deployed(struct services *sv, struct http_request *req,
+                         int status, const struct svc_deployment *d,
+                         const char *version)
 {
 	json_t *j = json_object();
 
@@ -138,7 +139,7 @@ static void api_deployed(struct http_request *req, int status,
 		json_object_set_new(j, "deploymentId", json_string(d->id));
 		json_object_set_new(j, "version", json_string(d->version));
 	} else {
-		char *v = svc_version_new();
+		char *v = svc_version_new(sv);
 
 		json_object_set_new(j, "version",
 		                    json_string(version ? version : v));
@@ -391,7 +392,7 @@ static void api_apps_post(struct services *sv, struct http_request *req)
 	if (d)
 		http_request_add_header(req, "Marathon-Deployment-Id", d->id);
 	if (!a) {
-		api_deployed(req, 201, d, NULL);
+		api_deployed(sv, req, 201, d, NULL);
 		return;
 	}
 	http_request_add_header(req, "Location", a->app.id);
@@ -464,7 +465,7 @@ static void api_app_put(struct services *sv, struct http_request *req,
 		api_store_error(req, rc, &e);
 		return;
 	}
-	api_deployed(req, exists ? 200 : 201, d, NULL);
+	api_deployed(sv, req, exists ? 200 : 201, d, NULL);
 }
 
 /* PUT/PATCH /v2/apps: a list of apps in one deployment. */
@@ -516,7 +517,7 @@ static void api_apps_bulk(struct services *sv, struct http_request *req,
 	if (rc)
 		api_store_error(req, rc, &e);
 	else
-		api_deployed(req, 200, d, NULL);
+		api_deployed(sv, req, 200, d, NULL);
 out:
 	for (i = 0; i < n; i++)
 		app_release(&defs[i]);
@@ -542,7 +543,7 @@ static void api_app_delete(struct services *sv, struct http_request *req,
 	if (rc)
 		api_store_error(req, rc, &e);
 	else
-		api_deployed(req, 200, d, NULL);
+		api_deployed(sv, req, 200, d, NULL);
 }
 
 static void api_app_restart(struct services *sv, struct http_request *req,
@@ -575,7 +576,7 @@ static void api_app_restart(struct services *sv, struct http_request *req,
 	if (rc)
 		api_store_error(req, rc, &e);
 	else
-		api_deployed(req, 200, d, NULL);
+		api_deployed(sv, req, 200, d, NULL);
 }
 
 /* ---- tasks ----------------------------------------------------------------
@@ -685,7 +686,7 @@ static void api_tasks_kill(struct services *sv, struct http_request *req,
 			if (t)
 				svc_task_kill(sv, t);
 		}
-		api_deployed(req, 200, d, NULL);
+		api_deployed(sv, req, 200, d, NULL);
 		return;
 	}
 	buf_init(&b);
@@ -1108,7 +1109,7 @@ static void api_groups_scale(struct services *sv, struct http_request *req,
 	                                 &d, NULL, &e)))
 		api_store_error(req, rc, &e);
 	else
-		api_deployed(req, 200, d, NULL);
+		api_deployed(sv, req, 200, d, NULL);
 	for (size_t i = 0; i < n; i++)
 		app_release(&defs[i]);
 	free(defs);
@@ -1198,7 +1199,7 @@ static void api_groups_put(struct services *sv, struct http_request *req,
 		plan = NULL;
 		goto out;
 	}
-	api_deployed(req, create ? 201 : 200, d, NULL);
+	api_deployed(sv, req, create ? 201 : 200, d, NULL);
 out:
 	json_decref(plan);
 	for (size_t i = 0; i < napps; i++)
@@ -1233,7 +1234,7 @@ static void api_groups_delete(struct services *sv, struct http_request *req,
 		if (rc)
 			api_store_error(req, rc, &e);
 		else
-			api_deployed(req, 200, d, NULL);
+			api_deployed(sv, req, 200, d, NULL);
 	}
 	free(ids);
 	free(cur);
@@ -1305,7 +1306,7 @@ static void api_deployments(struct services *sv, struct http_request *req,
 		else if (force)
 			http_respond(req, 202, JSON_TYPE, "{}", 2);
 		else
-			api_deployed(req, 200, rb, NULL);
+			api_deployed(sv, req, 200, rb, NULL);
 		return;
 	}
 	api_message(req, 405, "Method %s not allowed", req->method);

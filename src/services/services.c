@@ -45,7 +45,6 @@
 #include "services/services_int.h"
 
 #include <arpa/inet.h>
-#include <math.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -134,9 +133,8 @@ double svc_now_mono(void)
 	return (double)timeutil_mono_ns() / 1e9;
 }
 
-char *svc_version_new(void)
+char *svc_version_new(struct services *sv)
 {
-	static __thread double last;
 	struct timespec ts;
 	struct tm tm;
 	double now = svc_now_wall();
@@ -144,9 +142,9 @@ char *svc_version_new(void)
 	long ms;
 
 	/* Versions are compared as text: keep them strictly increasing. */
-	if (now <= last)
-		now = last + 0.001;
-	last = now;
+	if (now <= sv->last_version)
+		now = sv->last_version + 0.001;
+	sv->last_version = now;
 	sec = (time_t)now;
 	ms = (long)((now - (double)sec) * 1000.0);
 	if (ms > 999)
@@ -475,7 +473,7 @@ struct svc_app *svc_app_prepare(struct services *sv, struct app *def,
 	n->app = *def;
 	app_init(def);
 	if (!n->app.version)
-		n->app.version = svc_version_new();
+		n->app.version = svc_version_new(sv);
 	changed = !a || !app_is_scale_only_change(&a->app, &n->app);
 	if (config_version)
 		n->config_version = xstrdup(config_version);
@@ -1019,9 +1017,14 @@ static void svc_tick_cb(uv_timer_t *h)
 
 	svc_tick_run(sv);
 	/* Periodic implicit reconciliation. */
-	if (atoll_scheduler_is_subscribed(sv->sched) &&
-	    fmod(now, sv->cfg.reconcile_interval) < SVC_TICK_MS / 1000.0)
+	if (!atoll_scheduler_is_subscribed(sv->sched))
+		return;
+	if (!sv->last_reconcile)
+		sv->last_reconcile = now;
+	if (now - sv->last_reconcile >= sv->cfg.reconcile_interval) {
+		sv->last_reconcile = now;
 		(void)atoll_scheduler_reconcile(sv->sched, NULL);
+	}
 }
 
 /* ---- life -----------------------------------------------------------------
@@ -1059,27 +1062,6 @@ static char *svc_framework_info(struct services *sv)
 	text = json_dumps(fi, JSON_COMPACT);
 	json_decref(fi);
 	return text;
-}
-
-static int svc_write_port_file(const char *path, int port, struct err *e)
-{
-	char *tmp = xasprintf("%s.tmp", path);
-	FILE *f = fopen(tmp, "we");
-	int rc = 0;
-
-	if (!f || fprintf(f, "%d\n", port) < 0 || fflush(f) ||
-	    fsync(fileno(f))) {
-		rc = err_set(e, "cannot write '%s': %s", tmp, strerror(errno));
-		if (f)
-			fclose(f);
-		goto out;
-	}
-	fclose(f);
-	if (rename(tmp, path))
-		rc = err_set(e, "cannot rename '%s': %s", tmp, strerror(errno));
-out:
-	free(tmp);
-	return rc;
 }
 
 static void svc_stop_cb(uv_signal_t *h, int signum)
@@ -1255,8 +1237,7 @@ static int svc_start(struct services *sv, struct err *e)
 	if ((rc = http_server_listen(sv->http, e)))
 		return rc;
 	if (sv->cfg.port_file &&
-	    (rc = svc_write_port_file(sv->cfg.port_file,
-	                              http_server_port(sv->http), e)))
+	    (rc = http_server_write_port_file(sv->http, sv->cfg.port_file, e)))
 		return rc;
 	if (!sv->zk.hosts)
 		return svc_lead(sv, e);

@@ -209,7 +209,9 @@ struct services {
 	struct zk_url zk; /* parsed --zk (hosts NULL without) */
 	struct leader_contender *contender;
 	struct leader_detector *detector;
-	bool leading; /* elected (always, without --zk) */
+	bool leading;          /* elected (always, without --zk) */
+	double last_version;   /* wall seconds of the newest version made */
+	double last_reconcile; /* mono seconds of the last implicit one */
 	uv_signal_t sigint, sigterm;
 	uint64_t offers_total;
 	uint64_t tasks_launched;
@@ -226,7 +228,7 @@ double svc_now_wall(void);
 double svc_now_mono(void);
 /* A fresh Marathon version string (ISO-8601 UTC with ms), unique and
  * increasing within the process. Heap. */
-char *svc_version_new(void);
+char *svc_version_new(struct services *sv);
 /* Tasks counted as alive for launching: not terminal, not inactive
  * unreachable. */
 bool svc_task_is_alive(const struct services *sv, const struct svc_app *a,

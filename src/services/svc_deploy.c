@@ -501,14 +501,14 @@ static int svc_deploy_commit(struct services *sv, struct svc_deployment *d,
 	return 0;
 }
 
-static struct svc_deployment *svc_deployment_new(void)
+static struct svc_deployment *svc_deployment_new(struct services *sv)
 {
 	struct svc_deployment *d = xcalloc(1, sizeof(*d));
 	char uuid[IDS_UUID_STRLEN];
 
 	ids_uuid_str(uuid);
 	d->id = xstrdup(uuid);
-	d->version = svc_version_new();
+	d->version = svc_version_new(sv);
 	d->revert = json_object();
 	d->started_wall = svc_now_wall();
 	d->progress_mono = svc_now_mono();
@@ -526,7 +526,7 @@ int svc_deploy_change(struct services *sv, struct app *new_apps, size_t napps,
 	size_t n = napps + nremoved, nsup = 0, active = 0;
 	struct svc_change *ch = xcalloc(n + 1, sizeof(*ch));
 	struct svc_deployment **sup = xcalloc(n + 1, sizeof(*sup));
-	struct svc_deployment *d = svc_deployment_new();
+	struct svc_deployment *d = svc_deployment_new(sv);
 	int rc = 0;
 
 	if (out_dep)
@@ -541,7 +541,7 @@ int svc_deploy_change(struct services *sv, struct app *new_apps, size_t napps,
 		/* A restart is a new configuration version with the same
 		 * definition: every task is replaced. */
 		if (restart && !new_apps[i].version)
-			new_apps[i].version = svc_version_new();
+			new_apps[i].version = svc_version_new(sv);
 		ch[i].prepared = svc_app_prepare(
 		    sv, &new_apps[i], restart ? new_apps[i].version : NULL);
 		ch[i].id = ch[i].prepared->app.id;
@@ -640,7 +640,7 @@ int svc_deploy_cancel(struct services *sv, struct svc_deployment *d, bool force,
 		svc_deploy_drop(sv, d);
 		return 0;
 	}
-	rb = svc_deployment_new();
+	rb = svc_deployment_new(sv);
 	rb->is_rollback = true;
 	ch = xcalloc(json_object_size(d->revert) + 1, sizeof(*ch));
 	json_object_foreach(d->revert, id, rec)

@@ -250,6 +250,33 @@ static void wait_conns(struct env *e, size_t n)
 
 /* ---- server over raw sockets ------------------------------------------ */
 
+/* --port-file: the bound port, atomically; a bad path is a clear error. */
+static void test_write_port_file(void **state)
+{
+	char dir[] = "/tmp/atoll-portfile-XXXXXX";
+	char path[128], bad[160], text[32] = {0};
+	struct err er = {{0}};
+	struct env e;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	env_start(&e, NULL);
+	snprintf(path, sizeof(path), "%s/port", dir);
+	assert_int_equal(http_server_write_port_file(e.srv, path, &er), 0);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(fgets(text, sizeof(text), f));
+	fclose(f);
+	assert_int_equal(strtol(text, NULL, 10), e.port);
+	snprintf(bad, sizeof(bad), "%s/no-such-dir/port", dir);
+	assert_int_equal(http_server_write_port_file(e.srv, bad, &er), -ENOENT);
+	assert_non_null(strstr(er.msg, "no-such-dir/port.tmp"));
+	env_stop(&e);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_keepalive_two_requests(void **state)
 {
 	struct env e;
@@ -2554,6 +2581,7 @@ static void test_coalesce_flush_before_blocking(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_write_port_file),
 	    cmocka_unit_test(test_keepalive_two_requests),
 	    cmocka_unit_test(test_pipelining_in_order),
 	    cmocka_unit_test(test_pipelining_split_bytes),
